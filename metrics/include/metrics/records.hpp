@@ -2,6 +2,7 @@
 /// Plain value types for the objects xenrdpd serves.  No XML or JSON here:
 /// xapi_rpc turns these into wire records (field names as in xapi's datamodel).
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -90,13 +91,16 @@ enum class ObjectClass : std::uint8_t { Pool, Host, Vm, GuestMetrics, Console };
 inline constexpr std::size_t kObjectClassCount = 5;
 
 /// The datamodel's class name: "pool", "host", "VM", "VM_guest_metrics", "console".
+/// (Lowercase it for event.from's `class` and valid_ref_counts.)
 const char* className(ObjectClass cls) noexcept;
+/// The class of the alternative `record` holds.
 ObjectClass classOf(const Record& record) noexcept;
 
 const char* powerStateName(PowerState s) noexcept;  ///< "Halted", "Running", ...
 const char* tristateName(Tristate t) noexcept;      ///< "yes", "no", "unspecified"
 
-/// A fresh random (version 4) UUID, lowercase 8-4-4-4-12.
+/// A fresh random (version 4) UUID, lowercase 8-4-4-4-12.  Any thread; no
+/// shared state.  Throws std::runtime_error only if the OS has no entropy source.
 std::string randomUuid();
 /// "OpaqueRef:" + a fresh random UUID.
 std::string newRef();
