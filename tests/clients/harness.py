@@ -1,0 +1,176 @@
+"""Test harness shared by the client tests: a private xenstored sandbox with
+simulated guests, and a running xenrdpd, all torn down at the end.
+
+Everything here is real: Debian's xenstored (through tests/sandbox), the
+simulated Windows guest agent, and the xenrdpd binary under test.  Waits are
+conditions with deadlines, never fixed sleeps.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD_DIR = os.environ.get("XENRDP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+
+
+def build_path(*parts):
+    return os.path.abspath(os.path.join(BUILD_DIR, *parts))
+
+
+SANDBOX_CLI = build_path("tests", "sandbox", "xenrdp-sandbox")
+GUEST_AGENT = build_path("tests", "sandbox", "xenrdp-guest-agent")
+DAEMON = build_path("daemon", "xenrdpd")
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    """Polls `predicate` until it returns a truthy value or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_users_file(path, users):
+    """users: list of (name, role, password); hashes are SHA-512 crypt made by openssl."""
+    lines = []
+    for name, role, password in users:
+        digest = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
+                                check=True, capture_output=True).stdout.decode().strip()
+        lines.append(f"{name}:{role}:{digest}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+
+
+class Sandbox:
+    """A private xenstored with guests laid out as a toolstack does."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="xenrdp-clients-")
+        self.socket = self._cli("start").strip()
+        self.agents = []
+
+    def _cli(self, *args):
+        return subprocess.run([SANDBOX_CLI, args[0], self.dir, *args[1:]], check=True,
+                              capture_output=True, text=True).stdout
+
+    def add_domain(self, domid, name, uuid=None):
+        return self._cli("add-domain", str(domid), name, *([uuid] if uuid else [])).strip()
+
+    def release(self, domid):
+        self._cli("release", str(domid))
+
+    def write(self, path, value):
+        self._cli("write", path, value)
+
+    def read(self, path):
+        r = subprocess.run([SANDBOX_CLI, "read", self.dir, path], capture_output=True, text=True)
+        return r.stdout.rstrip("\n") if r.returncode == 0 else None
+
+    def start_agent(self, domid, agent="current", rdp=False, ip=None, os_name=None):
+        args = [GUEST_AGENT, "--socket", self.socket, "--domid", str(domid), "--agent", agent,
+                "--rdp", "1" if rdp else "0"]
+        if ip:
+            args += ["--ip", ip]
+        if os_name:
+            args += ["--os-name", os_name]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"guest agent for domain {domid} did not start: {line!r}")
+        self.agents.append(proc)
+        return proc
+
+    def close(self):
+        for proc in self.agents:
+            proc.terminate()
+        for proc in self.agents:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        subprocess.run([SANDBOX_CLI, "stop", self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Daemon:
+    """xenrdpd under test, with its log captured."""
+
+    def __init__(self, sandbox, extra_args=(), port=None, users=None):
+        self.sandbox = sandbox
+        self.dir = tempfile.mkdtemp(prefix="xenrdpd-")
+        self.port = port or free_port()
+        self.unix_socket = os.path.join(self.dir, "xapi.sock")
+        self.users_file = os.path.join(self.dir, "users")
+        make_users_file(self.users_file, users or [
+            ("admin", "pool-admin", "admin-password"),
+            ("operator", "vm-operator", "operator-password"),
+            ("reader", "read-only", "reader-password"),
+        ])
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_file = None
+        self.start()
+
+    def start(self):
+        args = [DAEMON, "--config", "/dev/null", "--xenstore-socket", self.sandbox.socket,
+                "--listen", f"127.0.0.1:{self.port}", "--unix-socket", self.unix_socket,
+                "--users", self.users_file, "--log-level", "info", *self.extra_args]
+        # The log goes to a file, never a pipe nobody drains.
+        self.log_path = os.path.join(self.dir, "xenrdpd.log")
+        self.log_file = open(self.log_path, "a")
+        self.log_offset = os.path.getsize(self.log_path)
+        self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=self.log_file, text=True)
+        self.wait_for_log(r"DAEMON_READY", timeout=20)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_for_log(self, pattern, timeout=10.0, since_start=True):
+        """Waits for a line of this run's log matching `pattern`; returns it."""
+        regex = re.compile(pattern)
+
+        def find():
+            with open(self.log_path) as f:
+                f.seek(self.log_offset if since_start else 0)
+                for line in f:
+                    if regex.search(line):
+                        return line
+            if self.proc.poll() is not None:
+                raise AssertionError(f"xenrdpd exited ({self.proc.returncode}):\n" + self.log())
+            return None
+
+        return wait_until(find, timeout, f"log line {pattern!r}")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+        if self.log_file:
+            self.log_file.close()
+            self.log_file = None
+
+    def close(self):
+        self.kill(signal.SIGTERM)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Debian's python3-os-xenapi XenAPI.Session against a running xenrdpd.
+
+Login, list VMs, read guest metrics, request-rdp-on and see data-ts become
+"1" once the simulated agent answers, over TCP and over the Unix socket;
+SESSION_INVALID after a daemon restart makes the client log in again.
+"""
+import http.client
+import socket
+import sys
+import unittest
+import xmlrpc.client
+
+from os_xenapi.client import XenAPI
+
+import harness
+
+GUEST_DOMID = 3
+OLD_AGENT_DOMID = 4
+NO_AGENT_DOMID = 5
+
+
+class UnixStreamHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """xmlrpc transport over a Unix socket (os-xenapi's own UDSTransport is
+    broken on Python 3, reference xenapi-clients.md §0.11)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.unix_path = path
+
+    def make_connection(self, host):
+        return UnixStreamHTTPConnection(self.unix_path)
+
+
+def find_vm(session, name):
+    for ref, rec in session.xenapi.VM.get_all_records().items():
+        if rec["name_label"] == name:
+            return ref, rec
+    raise AssertionError(f"no VM named {name}")
+
+
+class XenAPISessionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sandbox = harness.Sandbox()
+        cls.sandbox.add_domain(GUEST_DOMID, "win10-rdp")
+        cls.sandbox.add_domain(OLD_AGENT_DOMID, "win7-old-agent")
+        cls.sandbox.add_domain(NO_AGENT_DOMID, "win-no-agent")
+        cls.sandbox.start_agent(GUEST_DOMID, agent="current", ip="192.0.2.10",
+                                os_name="Microsoft Windows 10 Pro|C:\\Windows|\\Device\\Harddisk0\\Partition2")
+        cls.sandbox.start_agent(OLD_AGENT_DOMID, agent="old")
+        cls.daemon = harness.Daemon(cls.sandbox, extra_args=["--call-plugin-interval", "0"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.close()
+        cls.sandbox.close()
+
+    def login_tcp(self, user="admin", password="admin-password"):
+        session = XenAPI.Session(self.daemon.url)
+        session.xenapi.login_with_password(user, password, "2.1", "xenrdpd-tests")
+        self.addCleanup(session.xenapi.session.logout)
+        return session
+
+    def wait_metric(self, session, vm_name, key, value):
+        def check():
+            ref, rec = find_vm(session, vm_name)
+            gm = rec["guest_metrics"]
+            if gm == "OpaqueRef:NULL":
+                return None
+            other = session.xenapi.VM_guest_metrics.get_record(gm)["other"]
+            return other if other.get(key) == value else None
+        return harness.wait_until(check, 10, f"{vm_name} other[{key}] == {value!r}")
+
+    def test_lists_vms_with_their_power_state_and_control_domain(self):
+        session = self.login_tcp()
+        records = session.xenapi.VM.get_all_records()
+        by_name = {r["name_label"]: r for r in records.values()}
+        self.assertIn("win10-rdp", by_name)
+        self.assertEqual(by_name["win10-rdp"]["power_state"], "Running")
+        self.assertEqual(by_name["win10-rdp"]["domid"], str(GUEST_DOMID))
+        self.assertTrue(any(r["is_control_domain"] for r in records.values()))
+        self.assertEqual(len(set(frozenset(r.keys()) for r in records.values())), 1,
+                         "every VM record must carry the same fields")
+
+    def test_reads_guest_metrics_as_xapi_builds_them(self):
+        session = self.login_tcp()
+        other = self.wait_metric(session, "win10-rdp", "feature-ts2", "1")
+        self.assertEqual(other["feature-ts"], "1")
+        self.assertEqual(other["data-ts"], "0")
+        ref, rec = find_vm(session, "win10-rdp")
+        gm = session.xenapi.VM_guest_metrics.get_record(rec["guest_metrics"])
+        self.assertEqual(gm["networks"]["0/ip"], "192.0.2.10")
+        self.assertTrue(gm["os_version"]["name"].startswith("Microsoft Windows 10 Pro"))
+        self.assertEqual(session.xenapi.VM.get_guest_metrics(ref), rec["guest_metrics"])
+
+    def test_request_rdp_on_is_answered_by_the_agent_through_data_ts(self):
+        session = self.login_tcp("operator", "operator-password")
+        self.wait_metric(session, "win10-rdp", "feature-ts2", "1")
+        ref, _ = find_vm(session, "win10-rdp")
+        result = session.xenapi.VM.call_plugin(ref, "guest-agent-operation", "request-rdp-on", {})
+        self.assertEqual(result, "")
+        self.wait_metric(session, "win10-rdp", "data-ts", "1")
+        self.assertIsNone(self.sandbox.read(f"/local/domain/{GUEST_DOMID}/control/ts"),
+                          "the agent acknowledges by deleting control/ts")
+
+    def test_old_agent_refuses_with_xapis_plugin_failure(self):
+        session = self.login_tcp()
+        self.wait_metric(session, "win7-old-agent", "feature-ts", "1")
+        ref, _ = find_vm(session, "win7-old-agent")
+        with self.assertRaises(XenAPI.Failure) as ctx:
+            session.xenapi.VM.call_plugin(ref, "guest-agent-operation", "request-rdp-on", {})
+        details = ctx.exception.details
+        self.assertEqual(details[0], "XENAPI_PLUGIN_FAILURE")
+        self.assertEqual(details[1], "failed to execute fn")
+        self.assertIsNone(self.sandbox.read(f"/local/domain/{OLD_AGENT_DOMID}/control/ts"))
+
+    def test_read_only_user_is_denied_call_plugin(self):
+        session = self.login_tcp("reader", "reader-password")
+        ref, _ = find_vm(session, "win10-rdp")
+        with self.assertRaises(XenAPI.Failure) as ctx:
+            session.xenapi.VM.call_plugin(ref, "guest-agent-operation", "request-rdp-on", {})
+        self.assertEqual(ctx.exception.details[0], "RBAC_PERMISSION_DENIED")
+
+    def test_wrong_password_is_refused(self):
+        session = XenAPI.Session(self.daemon.url)
+        with self.assertRaises(XenAPI.Failure) as ctx:
+            session.xenapi.login_with_password("admin", "not-the-password")
+        self.assertEqual(ctx.exception.details[0], "SESSION_AUTHENTICATION_FAILED")
+        self.assertEqual(ctx.exception.details[1], "admin")
+
+    def test_unix_socket_root_peer_is_local_superuser(self):
+        session = XenAPI.Session("http://localhost/", transport=UnixTransport(self.daemon.unix_socket))
+        session.xenapi.login_with_password("root", "")
+        self.addCleanup(session.xenapi.session.logout)
+        self.assertTrue(session.xenapi.session.get_is_local_superuser(session.handle))
+        ref, _ = find_vm(session, "win10-rdp")
+        self.assertEqual(session.xenapi.VM.get_power_state(ref), "Running")
+
+
+class SessionInvalidTest(unittest.TestCase):
+    def test_client_logs_in_again_after_the_daemon_restarts(self):
+        sandbox = harness.Sandbox()
+        self.addCleanup(sandbox.close)
+        sandbox.add_domain(GUEST_DOMID, "win10-rdp")
+        daemon = harness.Daemon(sandbox)
+        self.addCleanup(daemon.close)
+        session = XenAPI.Session(daemon.url)
+        session.xenapi.login_with_password("admin", "admin-password")
+        first = session.handle
+        self.assertIn("win10-rdp", [r["name_label"] for r in session.xenapi.VM.get_all_records().values()])
+        daemon.kill()      # SIGKILL: every session is gone
+        daemon.start()     # same port, state rebuilt from xenstore
+        names = [r["name_label"] for r in session.xenapi.VM.get_all_records().values()]
+        self.assertIn("win10-rdp", names)
+        self.assertNotEqual(session.handle, first, "XenAPI.Session logged in again on SESSION_INVALID")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
