@@ -48,6 +48,13 @@ public:
 /// default ($XENSTORED_PATH, else the system socket).  `unwatchFilter` asks
 /// for XS_UNWATCH_FILTER (no stale events after unwatch).
 /// Returns nullptr with errno set on failure.
+///
+/// libxenstore takes the socket only from $XENSTORED_PATH, so a non-empty
+/// `socketPath` that differs from the environment is set in the environment
+/// for the duration of xs_open (serialized by a mutex of this library) and
+/// restored afterwards.  The daemon passes an empty path; tests that open
+/// handles from several threads set $XENSTORED_PATH once instead.
+/// Blocking (connects to xenstored): call off the io thread.
 std::unique_ptr<XsApi> openRealXsApi(const std::string& socketPath, bool unwatchFilter);
 
 }  // namespace xenrdp::xenstore
