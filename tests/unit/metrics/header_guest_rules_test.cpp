@@ -1,0 +1,2 @@
+// Compiles the header alone: it must include everything it uses.
+#include <metrics/guest_rules.hpp>
