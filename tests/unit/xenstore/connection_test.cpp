@@ -1,0 +1,173 @@
+// Connection driven by FakeXsApi handles: the threading and reconnect logic
+// without xenstored (the integration tests repeat the important cases
+// against the real one).
+#include <xenstore/client.hpp>
+#include <xenstore/connection.hpp>
+
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "../../support/fake_xs_api.hpp"
+#include "run_until.hpp"
+
+using namespace xenrdp::xenstore;
+using xenrdp::test::FakeXsStore;
+using xenrdp::test::runUntil;
+
+namespace {
+
+struct Fixture {
+    boost::asio::io_context io;
+    std::shared_ptr<FakeXsStore> store = std::make_shared<FakeXsStore>();
+    std::ostringstream logText;
+    std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>(
+        "xenstore-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(logText));
+    std::unique_ptr<Connection> conn;
+
+    Fixture()
+    {
+        ConnectionOptions opts;
+        opts.livenessInterval = std::chrono::milliseconds(20);
+        opts.backoffInitial = std::chrono::milliseconds(5);
+        opts.backoffMax = std::chrono::milliseconds(40);
+        opts.logger = logger;
+        opts.openApi = [s = store](bool) -> std::unique_ptr<XsApi> { return s->open(); };
+        conn = std::make_unique<Connection>(io.get_executor(), std::move(opts));
+    }
+
+    void startAndWait()
+    {
+        bool up = false;
+        conn->start([&up] { up = true; });
+        REQUIRE(runUntil(io, [&up] { return up; }));
+    }
+
+    /// Writes through the connection and waits for the write to be done.
+    void write(const std::string& path, const std::string& value)
+    {
+        bool done = false;
+        conn->post([path, value](Client& c) { c.write(path, value); }, [&done] { done = true; });
+        REQUIRE(runUntil(io, [&done] { return done; }));
+    }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "Connection runs a job on the xenstore thread and done on the io thread",
+                 "[xenstore][unit]")
+{
+    startAndWait();
+    const auto ioThread = std::this_thread::get_id();
+    std::thread::id jobThread;
+    std::thread::id doneThread;
+    bool done = false;
+    conn->post([&jobThread](Client&) { jobThread = std::this_thread::get_id(); },
+               [&] {
+                   doneThread = std::this_thread::get_id();
+                   done = true;
+               });
+    REQUIRE(runUntil(io, [&done] { return done; }));
+    CHECK(jobThread != ioThread);
+    CHECK(doneThread == ioThread);
+}
+
+TEST_CASE_METHOD(Fixture, "Connection delivers a write to the watch handler", "[xenstore][unit]")
+{
+    startAndWait();
+    std::vector<std::string> paths;
+    Watch w = conn->watch("/local/domain/5/control",
+                          [&paths](std::string_view p) { paths.emplace_back(p); });
+    REQUIRE(runUntil(io, [&paths] { return paths.size() == 1; }));  // the initial firing
+    write("/local/domain/5/control/ts", "1");
+    REQUIRE(runUntil(io, [&paths] { return paths.size() == 2; }));
+    CHECK(paths.back() == "/local/domain/5/control/ts");
+}
+
+TEST_CASE_METHOD(Fixture, "Connection stops calling a handler once its Watch is destroyed",
+                 "[xenstore][unit]")
+{
+    startAndWait();
+    int calls = 0;
+    auto w = std::make_unique<Watch>(conn->watch("/a", [&calls](std::string_view) { ++calls; }));
+    REQUIRE(runUntil(io, [&calls] { return calls == 1; }));
+    w.reset();
+    REQUIRE(runUntil(io, [this] { return store->watchCount() == 0; }));  // xs_unwatch issued
+    int other = 0;
+    Watch sentinel = conn->watch("/a", [&other](std::string_view) { ++other; });
+    REQUIRE(runUntil(io, [&other] { return other == 1; }));
+    write("/a/b", "x");
+    REQUIRE(runUntil(io, [&other] { return other == 2; }));
+    CHECK(calls == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "Connection runs jobs posted before it connects, in order",
+                 "[xenstore][unit]")
+{
+    std::vector<int> order;
+    for (int i = 0; i < 5; ++i)
+        conn->post([](Client&) {}, [&order, i] { order.push_back(i); });
+    conn->start();
+    REQUIRE(runUntil(io, [&order] { return order.size() == 5; }));
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE_METHOD(Fixture, "Connection reconnects after xenstored dies and re-arms its watches",
+                 "[xenstore][unit]")
+{
+    startAndWait();
+    std::vector<std::string> paths;
+    Watch w = conn->watch("/local/domain/7/data", [&paths](std::string_view p) {
+        paths.emplace_back(p);
+    });
+    REQUIRE(runUntil(io, [&paths] { return paths.size() == 1; }));
+    int reconnected = 0;
+    conn->onReconnected([&reconnected] { ++reconnected; });
+
+    store->kill();
+    REQUIRE(runUntil(io, [this] { return !conn->connected(); }));
+    store->restart();
+    REQUIRE(runUntil(io, [&reconnected] { return reconnected == 1; }));
+    CHECK(conn->reconnectCount() == 1);
+    CHECK(store->watchCount() == 1);
+    REQUIRE(runUntil(io, [&paths] { return paths.size() == 2; }));  // re-registration firing
+
+    write("/local/domain/7/data/ts", "1");
+    REQUIRE(runUntil(io, [&paths] { return paths.size() == 3; }));
+    CHECK(paths.back() == "/local/domain/7/data/ts");
+    logger->flush();
+    CHECK(logText.str().find("XS_CONNECTION_LOST") != std::string::npos);
+    CHECK(logText.str().find("XS_RECONNECTED attempt=") != std::string::npos);
+}
+
+TEST_CASE_METHOD(Fixture, "Connection reports a lost handle seen by a job and reconnects",
+                 "[xenstore][unit]")
+{
+    startAndWait();
+    int reconnected = 0;
+    conn->onReconnected([&reconnected] { ++reconnected; });
+    store->failNextRequest(ECONNRESET);  // the job's request sees a reset
+    std::error_code seen;
+    conn->post([&seen](Client& c) { c.read("/", seen); });
+    REQUIRE(runUntil(io, [&reconnected] { return reconnected == 1; }));
+    CHECK(seen.value() == ECONNRESET);
+}
+
+TEST_CASE_METHOD(Fixture, "Connection calls nothing after stop", "[xenstore][unit]")
+{
+    startAndWait();
+    int calls = 0;
+    Watch w = conn->watch("/a", [&calls](std::string_view) { ++calls; });
+    bool done = false;
+    conn->post([](Client&) {}, [&done] { done = true; });
+    conn->stop();
+    io.restart();
+    io.poll();
+    CHECK(calls == 0);
+    CHECK_FALSE(done);
+    CHECK_FALSE(conn->connected());
+}
