@@ -1,0 +1,426 @@
+#pragma once
+// Private: one HTTP/1.1 connection, templated over its stream type
+// (tcp::socket, ssl::stream<tcp::socket>, local::stream_protocol::socket).
+//
+// Life of a connection (all on the one io thread):
+//   [TLS handshake] -> Idle (wait for a first byte) -> Reading (parse one
+//   request) -> Handling (the RequestHandler has it) -> Writing -> Idle ...
+// Timeouts come from one steady_timer: readTimeout for the handshake, the
+// first request, a request once started and a response being written;
+// idleTimeout between kept-alive requests; none while the handler works.
+// While the handler works a one-shot read stays pending, so a vanished client
+// is noticed (ConnectionStatus) and pipelined bytes are kept in the buffer.
+// Asio allows one read and one write in flight at once on all three streams.
+
+#include "server_core.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/logger.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+namespace xenrdp::xapi_rpc::transport {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+
+template <class Stream>
+struct IsTlsStream : std::false_type {};
+template <class Next>
+struct IsTlsStream<net::ssl::stream<Next>> : std::true_type {};
+
+/// Builds the transport's own short error answers (400, 413, 431, 500, 503).
+HttpResponse plainResponse(unsigned status, std::string_view text);
+
+/// Copies a handler's response into a Beast message, dropping framing headers
+/// and invalid fields. Sets `keepAlive` false if the handler asked to close.
+void fillResponse(http::response<http::string_body>& out, HttpResponse in, unsigned version,
+                  bool& keepAlive, spdlog::logger* log);
+
+/// Shared by every copy of one request's Respond callable: the first call
+/// wins; if none happens, the last copy's destruction answers 500.
+class ResponseSlot {
+public:
+  ResponseSlot(std::shared_ptr<SessionBase> session, std::uint64_t seq)
+      : session_(std::move(session)), seq_(seq) {}
+  ResponseSlot(const ResponseSlot&) = delete;
+  ResponseSlot& operator=(const ResponseSlot&) = delete;
+  ~ResponseSlot();
+
+  void complete(HttpResponse response);
+
+private:
+  std::shared_ptr<SessionBase> session_;
+  std::uint64_t seq_;
+  bool done_ = false;
+};
+
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+public:
+  Session(std::shared_ptr<ServerCore> core, Stream stream, PeerInfo peer, bool admitted)
+      : core_(std::move(core)),
+        stream_(std::move(stream)),
+        peer_(std::move(peer)),
+        timer_(core_->executor()),
+        admitted_(admitted),
+        status_(std::make_shared<ConnectionStatus>()) {}
+
+  void start() {
+    id_ = core_->registerSession(this->shared_from_this(), admitted_);
+    if constexpr (IsTlsStream<Stream>::value) {
+      phase_ = Phase::Handshake;
+      arm(requestTimeout());
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](boost::system::error_code ec) {
+                                self->onHandshake(ec);
+                              });
+    } else {
+      waitForRequest(requestTimeout());
+    }
+  }
+
+  void beginStop() override {
+    stopRequested_ = true;
+    // Requests being read or handled are allowed to finish (bounded by the
+    // server's drain timer); a connection with nothing in flight goes now.
+    if (phase_ == Phase::Idle || phase_ == Phase::Handshake) closeSocket();
+  }
+
+  void closeNow() override { closeSocket(); }
+
+  net::any_io_executor executor() override { return core_->executor(); }
+
+  void deliver(std::uint64_t seq, HttpResponse response) override {
+    if (seq != requestSeq_ || phase_ != Phase::Handling) return;  // stale or closed
+    if (stopRequested_ || peerGone_) keepAlive_ = false;
+    fillResponse(response_, std::move(response), version_, keepAlive_, core_->log());
+    writeResponse();
+  }
+
+private:
+  enum class Phase { Handshake, Idle, Reading, Handling, Writing, Closing, Closed };
+
+  std::chrono::milliseconds requestTimeout() const {
+    // A refused connection gets a short leash: it only earns a 503.
+    const auto& limits = core_->limits();
+    return admitted_ ? limits.readTimeout : std::min(limits.readTimeout, limits.lingerTimeout);
+  }
+
+  void onHandshake(boost::system::error_code ec) {
+    if (phase_ == Phase::Closed) return;
+    if (ec) {
+      if (auto* log = core_->log()) log->debug("HTTP_TLS_HANDSHAKE_FAILED peer={} err={}", peer_.address, ec.message());
+      closeSocket();
+      return;
+    }
+    waitForRequest(requestTimeout());
+  }
+
+  // Idle: wait for the first byte of the next request (or use bytes a client
+  // pipelined while the previous request was being handled).
+  void waitForRequest(std::chrono::milliseconds timeout) {
+    if (stopRequested_) {
+      closeSocket();
+      return;
+    }
+    if (buffer_.size() > 0) {
+      readRequest();
+      return;
+    }
+    phase_ = Phase::Idle;
+    arm(timeout);
+    if (!readPending_) startWatchRead();
+  }
+
+  // One small read that doubles as "wait for the next request" (Idle) and as
+  // "is the client still there" (Handling/Writing).
+  void startWatchRead() {
+    const auto& limits = core_->limits();
+    if (buffer_.size() >= limits.maxHeaderBytes + limits.maxBodyBytes) return;  // enough buffered
+    readPending_ = true;
+    stream_.async_read_some(buffer_.prepare(kWatchChunk),
+                            [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                              self->onWatchRead(ec, n);
+                            });
+  }
+
+  void onWatchRead(boost::system::error_code ec, std::size_t n) {
+    readPending_ = false;
+    if (phase_ == Phase::Closed) return;
+    if (phase_ == Phase::Closing) {
+      // The response is out; this read only waits for the client to go.
+      if (ec) {
+        closeSocket();
+      } else if constexpr (!IsTlsStream<Stream>::value) {
+        drain();
+      }
+      // TLS: keep waiting; the linger timer bounds it.
+      return;
+    }
+    if (ec) {
+      const bool busy = phase_ == Phase::Handling || phase_ == Phase::Writing;
+      if (busy && isCleanEof(ec)) {
+        // The client closed (or half-closed) while we work: tell the handler,
+        // but keep the socket so an answer can still be written.
+        peerGone_ = true;
+        status_->markClosed();
+        return;
+      }
+      closeSocket();
+      return;
+    }
+    buffer_.commit(n);
+    if (phase_ == Phase::Idle) {
+      readRequest();
+    } else {
+      startWatchRead();  // pipelined bytes while busy: keep them, keep watching
+    }
+  }
+
+  void readRequest() {
+    phase_ = Phase::Reading;
+    parser_.emplace();
+    parser_->body_limit(core_->limits().maxBodyBytes);
+    parser_->header_limit(core_->limits().maxHeaderBytes);
+    arm(requestTimeout());
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              self->onReadHeader(ec);
+                            });
+  }
+
+  void onReadHeader(boost::system::error_code ec) {
+    if (phase_ == Phase::Closed) return;
+    if (ec) {
+      onReadError(ec);
+      return;
+    }
+    const auto& msg = parser_->get();
+    const auto expect = msg[http::field::expect];
+    if (admitted_ && msg.version() >= 11 && !parser_->is_done() &&
+        equalsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
+      // Clients such as .NET's HttpWebRequest wait for this before the body.
+      net::async_write(stream_, net::buffer(kContinue),
+                       [self = this->shared_from_this()](boost::system::error_code wec, std::size_t) {
+                         if (wec) {
+                           self->closeSocket();
+                           return;
+                         }
+                         self->readBody();
+                       });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (phase_ == Phase::Closed) return;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->onRead(ec);
+                     });
+  }
+
+  void onRead(boost::system::error_code ec) {
+    if (phase_ == Phase::Closed) return;
+    if (ec) {
+      onReadError(ec);
+      return;
+    }
+    cancelTimer();  // no timeout while the handler works
+    dispatchRequest();
+  }
+
+  void onReadError(boost::system::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec.category() != http::make_error_code(http::error::bad_method).category()) {
+      // Closed between or in the middle of requests, or a socket error.
+      closeSocket();
+      return;
+    }
+    if (auto* log = core_->log()) log->info("HTTP_BAD_REQUEST peer={} err={}", peer_.address, ec.message());
+    if (ec == http::error::body_limit) {
+      sendErrorAndClose(plainResponse(413, "Payload Too Large"));
+    } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      sendErrorAndClose(plainResponse(431, "Request Header Fields Too Large"));
+    } else {
+      sendErrorAndClose(plainResponse(400, "Bad Request"));
+    }
+  }
+
+  void dispatchRequest() {
+    auto msg = parser_->release();
+    parser_.reset();
+    version_ = msg.version() == 10 ? 10 : 11;
+    keepAlive_ = msg.keep_alive();
+    if (!admitted_) {
+      sendErrorAndClose(plainResponse(503, "Service Unavailable"));
+      return;
+    }
+    HttpRequest req;
+    req.method = toString(msg.method_string());
+    req.target = toString(msg.target());
+    req.version = version_;
+    req.keepAlive = keepAlive_;
+    for (const auto& field : msg) {
+      req.headers.emplace_back(toString(field.name_string()), toString(field.value()));
+    }
+    req.body = std::move(msg.body());
+    req.connection = status_;
+
+    phase_ = Phase::Handling;
+    const auto seq = ++requestSeq_;
+    ++core_->counters().requestsTotal;
+    auto slot = std::make_shared<ResponseSlot>(this->shared_from_this(), seq);
+    try {
+      core_->handler().handle(std::move(req), peer_,
+                              [slot](HttpResponse response) { slot->complete(std::move(response)); });
+    } catch (const std::exception& e) {
+      if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what={}", peer_.address, e.what());
+      slot->complete(plainResponse(500, "Internal Server Error"));
+    } catch (...) {
+      if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what=unknown", peer_.address);
+      slot->complete(plainResponse(500, "Internal Server Error"));
+    }
+    slot.reset();  // if the handler kept no copy, this answers 500 (posted)
+    if ((phase_ == Phase::Handling || phase_ == Phase::Writing) && !readPending_ && !peerGone_) {
+      startWatchRead();
+    }
+  }
+
+  void sendErrorAndClose(HttpResponse response) {
+    keepAlive_ = false;
+    fillResponse(response_, std::move(response), version_, keepAlive_, core_->log());
+    writeResponse();
+  }
+
+  void writeResponse() {
+    phase_ = Phase::Writing;
+    arm(core_->limits().readTimeout);  // a client that never reads must not pin us
+    http::async_write(stream_, response_,
+                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->onWrite(ec);
+                      });
+  }
+
+  void onWrite(boost::system::error_code ec) {
+    if (phase_ == Phase::Closed) return;
+    response_ = {};
+    if (ec) {
+      closeSocket();
+      return;
+    }
+    if (!keepAlive_ || peerGone_ || stopRequested_) {
+      gracefulClose();
+      return;
+    }
+    waitForRequest(core_->limits().idleTimeout);
+  }
+
+  // Polite close: TLS close_notify, or FIN then drain what the client still
+  // sends (closing with unread input would reset the connection and could
+  // destroy our last response before the client reads it). Bounded by linger.
+  void gracefulClose() {
+    phase_ = Phase::Closing;
+    arm(core_->limits().lingerTimeout);
+    if constexpr (IsTlsStream<Stream>::value) {
+      // With a watch read in flight, let it see the client's close instead of
+      // running a second reader (shutdown) beside it.
+      if (readPending_) return;
+      stream_.async_shutdown([self = this->shared_from_this()](boost::system::error_code) {
+        self->closeSocket();
+      });
+    } else {
+      boost::system::error_code ignored;
+      stream_.shutdown(net::socket_base::shutdown_send, ignored);
+      if (!readPending_) drain();
+    }
+  }
+
+  void drain() {
+    readPending_ = true;
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kWatchChunk),
+                            [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              self->readPending_ = false;
+                              if (ec || self->phase_ != Phase::Closing) {
+                                self->closeSocket();
+                                return;
+                              }
+                              self->drain();
+                            });
+  }
+
+  static std::string toString(boost::beast::string_view view) { return {view.data(), view.size()}; }
+
+  static bool isCleanEof(const boost::system::error_code& ec) {
+    return ec == net::error::eof || ec == net::ssl::error::stream_truncated;
+  }
+
+  void arm(std::chrono::milliseconds timeout) {
+    const auto generation = ++timerGeneration_;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = this->shared_from_this(), generation](boost::system::error_code ec) {
+      if (ec || generation != self->timerGeneration_ || self->phase_ == Phase::Closed) return;
+      if (auto* log = self->core_->log()) {
+        log->debug("HTTP_TIMEOUT peer={} phase={}", self->peer_.address, static_cast<int>(self->phase_));
+      }
+      self->closeSocket();
+    });
+  }
+
+  void cancelTimer() {
+    ++timerGeneration_;
+    timer_.cancel();
+  }
+
+  void closeSocket() {
+    if (phase_ == Phase::Closed) return;
+    phase_ = Phase::Closed;
+    cancelTimer();
+    boost::system::error_code ignored;
+    stream_.lowest_layer().close(ignored);  // fails every pending operation
+    status_->markClosed();
+    core_->unregisterSession(id_, admitted_);
+  }
+
+  static constexpr std::size_t kWatchChunk = 4096;
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+  std::shared_ptr<ServerCore> core_;
+  Stream stream_;
+  PeerInfo peer_;
+  net::steady_timer timer_;
+  bool admitted_;
+  std::shared_ptr<ConnectionStatus> status_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  Phase phase_ = Phase::Idle;
+  std::uint64_t id_ = 0;
+  std::uint64_t timerGeneration_ = 0;
+  std::uint64_t requestSeq_ = 0;
+  unsigned version_ = 11;
+  bool keepAlive_ = true;
+  bool readPending_ = false;
+  bool peerGone_ = false;
+  bool stopRequested_ = false;
+};
+
+}  // namespace xenrdp::xapi_rpc::transport
