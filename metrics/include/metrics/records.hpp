@@ -99,8 +99,8 @@ ObjectClass classOf(const Record& record) noexcept;
 const char* powerStateName(PowerState s) noexcept;  ///< "Halted", "Running", ...
 const char* tristateName(Tristate t) noexcept;      ///< "yes", "no", "unspecified"
 
-/// A fresh random (version 4) UUID, lowercase 8-4-4-4-12.  Any thread; no
-/// shared state.  Throws std::runtime_error only if the OS has no entropy source.
+/// A fresh random (version 4) UUID, lowercase 8-4-4-4-12, from getrandom(2).
+/// Any thread; no shared state.  Throws std::system_error if getrandom fails.
 std::string randomUuid();
 /// "OpaqueRef:" + a fresh random UUID.
 std::string newRef();
