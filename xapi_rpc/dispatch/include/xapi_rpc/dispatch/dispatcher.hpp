@@ -1,0 +1,95 @@
+#pragma once
+/// Dispatcher: XenAPI method registry, sessions, RBAC and the methods
+/// xenrdpd serves (xenapi-clients.md §5): system, session, pool, host, role,
+/// task, VM, VM_guest_metrics, console, event.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <metrics/object_store.hpp>
+#include <xapi_rpc/auth/authenticator.hpp>
+#include <xapi_rpc/auth/login_throttle.hpp>
+#include <xapi_rpc/codec/value.hpp>
+#include <xapi_rpc/dispatch/counters.hpp>
+#include <xapi_rpc/dispatch/guest_control.hpp>
+#include <xapi_rpc/dispatch/session_manager.hpp>
+
+namespace spdlog {
+class logger;
+}
+
+namespace xenrdp::xapi_rpc::dispatch {
+
+/// Where a call came from.
+struct CallContext {
+    enum class Transport { Tcp, Tls, Unix, Internal };
+    Transport transport = Transport::Tcp;
+    std::optional<uid_t> peerUid;  ///< SO_PEERCRED uid, Unix sockets only
+    std::string peerAddress;       ///< for logs
+};
+
+/// Tunables.
+struct DispatcherConfig {
+    SessionLimits sessions;
+    /// Per-VM VM.call_plugin interval (xapi's vm_call_plugin_interval,
+    /// default 10 s); zero disables the limit.
+    std::chrono::nanoseconds callPluginInterval = std::chrono::seconds(10);
+    /// event.from / event.next wait at most this long, whatever the client asks.
+    std::chrono::milliseconds maxEventTimeout = std::chrono::hours(1);
+};
+
+class DispatcherImpl;
+
+/// Serves XenAPI calls against an ObjectStore.
+///
+/// Order of checks for every call, as xapi's generated server does:
+/// method known (MESSAGE_METHOD_UNKNOWN [method]), parameter count
+/// (MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received], counts
+/// include the session parameter), the session parameter's type
+/// (FIELD_TYPE_ERROR ["session_id"]), the session (SESSION_INVALID [ref as
+/// sent]), RBAC (RBAC_PERMISSION_DENIED [permission, msg]), then the other
+/// parameters' types (FIELD_TYPE_ERROR [param name]: refs, uuids and
+/// strings must be strings, maps structs of strings, sets arrays of
+/// strings, floats doubles or ints) and the method's own checks.
+///
+/// Threading: single io thread. Construct, call() and destroy on the io
+/// executor; `done` always runs on it, exactly once, either inline (most
+/// methods) or later (login, VM.call_plugin, event.from/next). Nothing blocks:
+/// event.from waits on the store's change notification plus a timer.
+/// Ownership: holds references to the store, authenticator, throttle and
+/// guest control, which must outlive it. Destroying the dispatcher drops
+/// pending event waits without calling their `done`.
+/// Failure: no exception leaves call() or a completion; anything unexpected
+/// becomes INTERNAL_ERROR [message].
+class Dispatcher {
+public:
+    using Done = std::function<void(Outcome)>;
+
+    Dispatcher(boost::asio::any_io_executor io, metrics::ObjectStore& store,
+               auth::Authenticator& authenticator, const auth::LoginThrottle& throttle,
+               GuestControl& guestControl, DispatcherConfig config = {},
+               std::shared_ptr<spdlog::logger> logger = nullptr);
+    ~Dispatcher();
+    Dispatcher(const Dispatcher&) = delete;
+    Dispatcher& operator=(const Dispatcher&) = delete;
+
+    void call(Call call, CallContext ctx, Done done);
+
+    /// Every method served, sorted (what system.listMethods answers).
+    std::vector<std::string> methodNames() const;
+    /// Counters, with sessions/eventWaiters refreshed.
+    const DispatchCounters& counters() const;
+    SessionManager& sessions();
+
+private:
+    std::unique_ptr<DispatcherImpl> impl_;
+};
+
+}  // namespace xenrdp::xapi_rpc::dispatch
