@@ -269,6 +269,19 @@ void Client::releaseDomain(std::uint32_t domid, std::error_code& ec)
     fail(ec);
 }
 
+bool Client::isDomainIntroduced(std::uint32_t domid, std::error_code& ec)
+{
+    if (!ready(ec))
+        return false;
+    ec.clear();
+    errno = 0;
+    std::optional<bool> introduced = api_->isDomainIntroduced(domid);
+    if (!introduced)
+        ec = lastError();
+    fail(ec);
+    return introduced.value_or(false);
+}
+
 void Client::ping(std::error_code& ec)
 {
     if (!ready(ec))

@@ -122,6 +122,18 @@ public:
 
     bool releaseDomain(std::uint32_t domid) override { return xs_release_domain(h_.get(), domid); }
 
+    std::optional<bool> isDomainIntroduced(std::uint32_t domid) override
+    {
+        // libxenstore answers false both for "F" and for a failed request;
+        // only the latter sets errno (EINTR is a retried read, not a failure).
+        errno = 0;
+        if (xs_is_domain_introduced(h_.get(), domid))
+            return true;
+        if (errno != 0 && errno != EINTR)
+            return std::nullopt;
+        return false;
+    }
+
 private:
     XsHandlePtr h_;
 };

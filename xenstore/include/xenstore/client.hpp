@@ -69,6 +69,8 @@ public:
 
     void introduceDomain(std::uint32_t domid, std::error_code& ec);
     void releaseDomain(std::uint32_t domid, std::error_code& ec);
+    /// Whether xenstored has the domain introduced (false on error, with ec set).
+    bool isDomainIntroduced(std::uint32_t domid, std::error_code& ec);
 
     /// A cheap request (read of "/") to check that xenstored still answers.
     /// Any failure marks the Client lost.

@@ -42,6 +42,10 @@ public:
 
     virtual bool introduceDomain(std::uint32_t domid, unsigned long mfn, unsigned int port) = 0;
     virtual bool releaseDomain(std::uint32_t domid) = 0;
+    /// Whether xenstored knows the domain (xs_is_domain_introduced): a
+    /// domain stays in /local/domain after xenstored released it.
+    /// nullopt with errno set if the request failed.
+    virtual std::optional<bool> isDomainIntroduced(std::uint32_t domid) = 0;
 };
 
 /// Opens a real libxenstore handle.  `socketPath` empty means libxenstore's
