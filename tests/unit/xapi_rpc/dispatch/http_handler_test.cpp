@@ -1,0 +1,293 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <xapi_rpc/codec/xml_rpc.hpp>
+#include <xapi_rpc/dispatch/http_handler.hpp>
+
+#include "dispatch_test_support.hpp"
+
+using namespace xenrdp::xapi_rpc;
+using namespace xenrdp::xapi_rpc::dispatch;
+using namespace xenrdp::xapi_rpc::dispatch::test;
+using transport::HttpRequest;
+using transport::HttpResponse;
+using transport::PeerInfo;
+using nlohmann::json;
+
+namespace {
+
+struct HttpFixture : Fixture {
+    XapiHttpHandler handler{*dispatcher};
+
+    HttpResponse request(const std::string& method, const std::string& target, std::string body,
+                         PeerInfo peer = PeerInfo{})
+    {
+        HttpRequest req;
+        req.method = method;
+        req.target = target;
+        req.body = std::move(body);
+        req.connection = std::make_shared<transport::ConnectionStatus>();
+        auto out = std::make_shared<std::optional<HttpResponse>>();
+        handler.handle(std::move(req), peer, [out](HttpResponse r) { *out = std::move(r); });
+        if (!runUntil(io, [out] { return out->has_value(); })) return HttpResponse{599, {}, "timeout"};
+        return std::move(**out);
+    }
+
+    HttpResponse post(const std::string& target, std::string body) { return request("POST", target, std::move(body)); }
+
+    /// One JSON-RPC v2 call as XenCenter sends it.
+    json rpc(const std::string& method, json params, int id)
+    {
+        json req = {{"id", id}, {"method", method}, {"params", std::move(params)}, {"jsonrpc", "2.0"}};
+        auto r = post("/jsonrpc", req.dump());
+        lastStatus = r.status;
+        lastContentType = headerOf(r, "Content-Type");
+        return json::parse(r.body, nullptr, false);
+    }
+
+    static std::string headerOf(const HttpResponse& r, const std::string& name)
+    {
+        for (const auto& [k, v] : r.headers) {
+            if (transport::equalsIgnoreCase(k, name)) return v;
+        }
+        return "<absent>";
+    }
+
+    unsigned lastStatus = 0;
+    std::string lastContentType;
+};
+
+/// XenCenter's JsonResponseV2 contract (xenapi-clients.md §0.5, §4.1):
+/// jsonrpc and id present, error never null, an error has an int code, a
+/// string message and a present array of strings as data.
+void checkXenCenterContract(const json& r, int id)
+{
+    REQUIRE(r.is_object());
+    CHECK(r.value("jsonrpc", "") == "2.0");
+    REQUIRE(r.contains("id"));
+    CHECK(r["id"] == id);
+    if (r.contains("error")) {
+        REQUIRE_FALSE(r["error"].is_null());
+        CHECK(r["error"]["code"].is_number_integer());
+        CHECK(r["error"]["message"].is_string());
+        REQUIRE(r["error"].contains("data"));
+        REQUIRE(r["error"]["data"].is_array());
+        for (const auto& d : r["error"]["data"]) CHECK(d.is_string());
+        CHECK_FALSE(r.contains("result"));
+    } else {
+        CHECK(r.contains("result"));
+    }
+}
+
+/// RPM-style "a.b.c" >= "x.y.z" on numeric parts.
+bool versionAtLeast(const std::string& have, const std::vector<int>& need)
+{
+    std::vector<int> parts;
+    std::stringstream ss(have);
+    std::string p;
+    while (std::getline(ss, p, '.')) parts.push_back(std::stoi(p));
+    return parts >= need;
+}
+
+}  // namespace
+
+TEST_CASE("A JSON-RPC v2 success has jsonrpc, result and id but no error key", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/jsonrpc", R"({"id":0,"jsonrpc":"2.0","method":"session.login_with_password","params":["admin","secret"]})");
+    CHECK(r.status == 200);
+    CHECK(HttpFixture::headerOf(r, "Content-Type") == "application/json");
+    CHECK(HttpFixture::headerOf(r, "Access-Control-Allow-Origin") == "*");
+    auto j = json::parse(r.body);
+    CHECK(j.contains("result"));
+    CHECK_FALSE(j.contains("error"));
+    CHECK(r.body.rfind(R"({"jsonrpc":"2.0","result":"OpaqueRef:)", 0) == 0);
+}
+
+TEST_CASE("A JSON-RPC v2 failure is HTTP 200 with an error object of code 1", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/jsonrpc", R"({"id":"x","jsonrpc":"2.0","method":"VM.get_all","params":["OpaqueRef:bad"]})");
+    CHECK(r.status == 200);
+    CHECK(r.body == R"({"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID","data":["OpaqueRef:bad"]},"id":"x"})");
+}
+
+TEST_CASE("A JSON-RPC v1 success carries error null", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/jsonrpc", R"({"id":3,"method":"system.listMethods","params":[]})");
+    auto j = json::parse(r.body);
+    CHECK(j.contains("error"));
+    CHECK(j["error"].is_null());
+    CHECK(j["result"].is_array());
+}
+
+TEST_CASE("JSON-RPC is also served on a jsonrpc path below a prefix", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/api/jsonrpc?x=1", R"({"id":1,"jsonrpc":"2.0","method":"system.listMethods"})");
+    CHECK(HttpFixture::headerOf(r, "Content-Type") == "application/json");
+}
+
+TEST_CASE("A malformed JSON-RPC body is HTTP 500", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/jsonrpc", "{not json");
+    CHECK(r.status == 500);
+    CHECK(HttpFixture::headerOf(r, "Content-Type") == "application/json");
+    auto j = json::parse(r.body);
+    CHECK(j["error"]["data"].is_array());
+}
+
+TEST_CASE("An XML-RPC response is compact text/xml with the Status wrapper", "[dispatch][http]")
+{
+    HttpFixture f;
+    for (const char* path : {"/", "/RPC2", "/xmlrpc"}) {
+        INFO(path);
+        auto r = f.post(path, xml::serializeCall(Call{"session.login_with_password", {"admin", "secret"}}));
+        CHECK(r.status == 200);
+        CHECK(HttpFixture::headerOf(r, "Content-Type") == "text/xml");
+        CHECK(r.body.find('\n') == std::string::npos);
+        CHECK_FALSE(std::regex_search(r.body, std::regex(">\\s+<")));
+        CHECK(r.body.rfind("<?xml version=\"1.0\"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member>", 0) == 0);
+    }
+}
+
+TEST_CASE("XML-RPC system.listMethods is answered bare, without Status", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/", xml::serializeCall(Call{"system.listMethods", {}}));
+    CHECK(r.body.rfind("<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data>", 0) == 0);
+    CHECK(r.body.find("<value>VM.get_all_records</value>") != std::string::npos);
+}
+
+TEST_CASE("XML-RPC call_plugin success is an empty untyped value", "[dispatch][http]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    auto r = f.post("/", xml::serializeCall(Call{"VM.call_plugin", {s, f.winRef, "guest-agent-operation",
+                                                                   "request-rdp-on", Struct{}}}));
+    CHECK(r.body.find("<name>Value</name><value></value>") != std::string::npos);
+    CHECK(f.guest.writes.size() == 1);
+}
+
+TEST_CASE("A malformed XML-RPC body is HTTP 500 with a short text", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto r = f.post("/", "<methodCall><oops>");
+    CHECK(r.status == 500);
+    CHECK(HttpFixture::headerOf(r, "Content-Type") == "text/plain");
+    CHECK(r.body.size() < 400);
+}
+
+TEST_CASE("GET is answered 404 and other methods 405", "[dispatch][http]")
+{
+    HttpFixture f;
+    CHECK(f.request("GET", "/", "").status == 404);
+    CHECK(f.request("PUT", "/", "").status == 405);
+    HttpRequest get;
+    get.method = "GET";
+    CHECK_FALSE(XapiHttpHandler::handles(get));
+    get.method = "POST";
+    CHECK(XapiHttpHandler::handles(get));
+}
+
+TEST_CASE("Root on a Unix socket logs in over HTTP without a password", "[dispatch][http]")
+{
+    HttpFixture f;
+    PeerInfo peer;
+    peer.kind = PeerInfo::Kind::Unix;
+    peer.uid = 0;
+    peer.address = "unix";
+    auto r = f.request("POST", "/jsonrpc",
+                       R"({"id":1,"jsonrpc":"2.0","method":"session.login_with_password","params":["root",""]})", peer);
+    CHECK(json::parse(r.body)["result"].is_string());
+    CHECK(f.authenticator.attempts == 0);
+}
+
+TEST_CASE("A TCP peer never counts as the local superuser even with a uid", "[dispatch][http]")
+{
+    HttpFixture f;
+    PeerInfo peer;
+    peer.kind = PeerInfo::Kind::Tcp;
+    peer.uid = 0;
+    auto r = f.request("POST", "/jsonrpc",
+                       R"({"id":1,"jsonrpc":"2.0","method":"session.login_with_password","params":["root",""]})", peer);
+    CHECK(json::parse(r.body)["error"]["message"] == "SESSION_AUTHENTICATION_FAILED");
+}
+
+TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules", "[dispatch][http][xencenter]")
+{
+    HttpFixture f;
+    int id = 1;
+    auto step = [&f, &id](const std::string& method, json params) {
+        const int myId = id++;
+        json r = f.rpc(method, std::move(params), myId);
+        INFO(method);
+        CHECK(f.lastStatus == 200);
+        CHECK(f.lastContentType == "application/json");
+        checkXenCenterContract(r, myId);
+        REQUIRE(r.contains("result"));
+        return r["result"];
+    };
+
+    const json session = step("session.login_with_password", {"admin", "secret", "2.20", "XenCenter 2023.4.0"});
+    REQUIRE(session.is_string());
+    const std::string s = session;
+
+    const json pools = step("pool.get_all_records", {s});
+    REQUIRE(pools.is_object());
+    REQUIRE_FALSE(pools.empty());
+    const std::string master = pools.begin().value()["master"];
+    CHECK(master == f.hostRef);
+
+    const json host = step("host.get_record", {s, master});
+    REQUIRE(host["API_version_major"].is_number_integer());
+    REQUIRE(host["API_version_minor"].is_number_integer());
+    const int major = host["API_version_major"];
+    const int minor = host["API_version_minor"];
+    CHECK((major > 2 || (major == 2 && minor >= 6)));
+    const json sv = host["software_version"];
+    CHECK(versionAtLeast(sv["platform_version"], {2, 9, 50}));
+    CHECK((!sv.contains("xencenter_min") || sv["xencenter_min"] == "2.20"));
+    CHECK(host["address"].is_string());
+
+    CHECK(step("session.get_is_local_superuser", {s, s}) == true);
+    const json perms = step("session.get_rbac_permissions", {s, s});
+    REQUIRE(perms.is_array());
+    for (const auto& p : perms) CHECK(p.is_string());
+    CHECK(step("role.get_all_records", {s}).is_object());
+    CHECK(step("role.get_all_records", {s}).is_object());
+
+    const json batch = step("event.from", {s, {"*"}, "", 30.0});
+    REQUIRE(batch["events"].is_array());
+    REQUIRE(batch["token"].is_string());
+    REQUIRE(batch["valid_ref_counts"].is_object());
+    bool sawPool = false;
+    bool sawMaster = false;
+    for (const auto& e : batch["events"]) {
+        REQUIRE(e["id"].is_string());
+        CHECK(std::regex_match(e["id"].get<std::string>(), std::regex("[0-9]+")));  // ToObject<long>
+        CHECK(e["operation"] == "add");
+        if (e["class"] == "pool") sawPool = true;
+        if (e["class"] == "host" && e["ref"] == master) {
+            sawMaster = true;
+            CHECK(e["snapshot"]["address"].is_string());
+        }
+        if (e["class"] == "vm") CHECK(e["snapshot"]["power_state"].is_string());
+    }
+    CHECK(sawPool);
+    CHECK(sawMaster);
+
+    const json time = step("host.get_servertime", {s, master});
+    REQUIRE(time.is_string());
+    CHECK(std::regex_match(time.get<std::string>(), std::regex("[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")));
+}
