@@ -84,6 +84,11 @@ int converse(int count, const pam_message** messages, pam_response** responses,
     return PAM_SUCCESS;
 }
 
+// PAM_FAIL_DELAY hook: instead of pam_unix sleeping ~2 s on a pool thread
+// after a bad password (which would let a few bad logins starve the pool),
+// the delay is left to LoginThrottle, which waits on a timer.
+void skipFailDelay(int /*status*/, unsigned int /*delayMicroseconds*/, void* /*appData*/) noexcept {}
+
 // Owns a pam_handle_t; pam_end gets the status of the last PAM call, as PAM requires.
 class PamHandle {
 public:
@@ -131,6 +136,14 @@ AuthResult runPam(const std::string& service, const std::string& user,
     if (started != PAM_SUCCESS) {
         return failure("PAM service '" + service + "' unavailable: " +
                        ::pam_strerror(handle.get(), started));
+    }
+    // PAM_FAIL_DELAY takes the callback as a const void*; a function-pointer-to-
+    // object-pointer conversion is what the PAM API requires here.
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+    if (const int status = handle.track(::pam_set_item(
+            handle.get(), PAM_FAIL_DELAY, reinterpret_cast<const void*>(&skipFailDelay)));
+        status != PAM_SUCCESS) {
+        return failure("PAM service '" + service + "': " + ::pam_strerror(handle.get(), status));
     }
     const auto describe = [&conv, &handle](int status) {
         return conv.moduleMessage.empty() ? std::string(::pam_strerror(handle.get(), status))

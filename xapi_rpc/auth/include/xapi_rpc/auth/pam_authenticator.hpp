@@ -46,8 +46,10 @@ struct PamOptions {
 ///     @include common-account
 ///
 /// The daemon runs as root so that pam_unix can read /etc/shadow.
-/// PAM calls block and may be slow (pam_faildelay, remote backends), so they
-/// run on a 2-thread pool owned by this object. On failure `message` is the
+/// PAM calls block and may be slow (remote backends), so they run on a
+/// 2-thread pool owned by this object. PAM's own failure delay is disabled
+/// (PAM_FAIL_DELAY hook) so bad passwords do not hold pool threads; delay the
+/// answer with LoginThrottle instead. On failure `message` is the
 /// module's error message if it sent one, else pam_strerror (e.g.
 /// "Authentication failure"). Threading and lifetime as Authenticator;
 /// setRoles() may be called from any thread.
