@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include <spdlog/logger.h>
@@ -258,7 +259,10 @@ void DispatcherImpl::registerSystemAndSession()
             // Drop the request's copy of the password as soon as we hold ours.
             if (auto* p = std::get_if<std::string>(&inv.call.params[1].storage())) wipe(*p);
             // Root on the local Unix socket needs no password (xapi's local superuser).
-            if (auto role = auth::localSuperuser(inv.ctx.peerUid)) {
+            const auto role = inv.ctx.transport == CallContext::Transport::Unix
+                                  ? auth::localSuperuser(inv.ctx.peerUid)
+                                  : std::nullopt;
+            if (role) {
                 wipe(password);
                 const Session& s = self->sessions_.create(user, *role, true, originator);
                 ++self->counters_.loginsSucceeded;

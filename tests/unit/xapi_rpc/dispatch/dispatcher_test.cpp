@@ -125,10 +125,11 @@ TEST_CASE("A non-root Unix peer is authenticated by password", "[dispatch][login
 TEST_CASE("A TCP peer claiming uid 0 is still authenticated by password", "[dispatch][login]")
 {
     Fixture f;
-    CallContext ctx;  // TCP: the handler never sets a uid, but the rule must not trust one either
+    CallContext ctx;  // the HTTP handler never sets a uid for TCP, but the dispatcher must not trust one either
     ctx.transport = CallContext::Transport::Tcp;
-    auto o = f.call("session.login_with_password", {"admin", "secret"}, ctx);
-    CHECK(o.success);
+    ctx.peerUid = 0;
+    auto o = f.call("session.login_with_password", {"root", "wrong"}, ctx);
+    CHECK(o.error == Errors{"SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"});
     CHECK(f.authenticator.attempts == 1);
 }
 

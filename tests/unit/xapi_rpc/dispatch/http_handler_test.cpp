@@ -224,6 +224,18 @@ TEST_CASE("A TCP peer never counts as the local superuser even with a uid", "[di
     CHECK(json::parse(r.body)["error"]["message"] == "SESSION_AUTHENTICATION_FAILED");
 }
 
+TEST_CASE("A session made over XML-RPC works over JSON-RPC", "[dispatch][http]")
+{
+    HttpFixture f;
+    auto login = f.post("/", xml::serializeCall(Call{"session.login_with_password", {"admin", "secret"}}));
+    const std::regex ref("OpaqueRef:[0-9a-f-]{36}");
+    std::smatch m;
+    REQUIRE(std::regex_search(login.body, m, ref));
+    const json r = f.rpc("VM.get_all", {m.str()}, 9);
+    REQUIRE(r.contains("result"));
+    CHECK(r["result"].size() == 4);
+}
+
 TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules", "[dispatch][http][xencenter]")
 {
     HttpFixture f;
