@@ -21,12 +21,25 @@ void appendControl(std::string& out, unsigned char c) {
     out += hexDigits[c & 0x0FU];
 }
 
+// Printable ASCII other than the two characters JSON escapes.
+bool isPlainJsonByte(unsigned char c) noexcept {
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 }  // namespace
 
 void appendString(std::string& out, std::string_view text) {
     out += '"';
     std::size_t i = 0;
     while (i < text.size()) {
+        // Copy the longest run that needs no escaping in one append.
+        std::size_t run = i;
+        while (run < text.size() && isPlainJsonByte(static_cast<unsigned char>(text[run]))) ++run;
+        if (run > i) {
+            out.append(text.substr(i, run - i));
+            i = run;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) {
             switch (c) {

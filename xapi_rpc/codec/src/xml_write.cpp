@@ -13,12 +13,25 @@ namespace {
 
 constexpr std::string_view xmlDecl = "<?xml version=\"1.0\"?>";
 
+// Printable ASCII that rpclib writes unchanged.
+bool isPlainXmlByte(unsigned char c) noexcept {
+    return c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' && c != '"';
+}
+
 // rpclib's escaping: & < > " become entities, other control bytes except
 // tab, LF and CR are dropped (they are not allowed in XML 1.0). Invalid UTF-8
 // is repaired so that strict parsers accept the document.
 void appendEscaped(std::string& out, std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
+        // Copy the longest run that needs no escaping in one append.
+        std::size_t run = i;
+        while (run < text.size() && isPlainXmlByte(static_cast<unsigned char>(text[run]))) ++run;
+        if (run > i) {
+            out.append(text.substr(i, run - i));
+            i = run;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) {
             switch (c) {
