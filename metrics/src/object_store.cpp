@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace xenrdp::metrics {
 
@@ -85,14 +86,15 @@ bool ObjectStore::update(const std::string& ref, Record record) {
     if (*entry.record == record) {
         return false;
     }
-    const std::string& oldUuid = uuidOf(*entry.record);
-    if (oldUuid != uuidOf(record)) {
-        indexUuid(entry.cls, uuidOf(record), ref);
-        unindexUuid(entry.cls, oldUuid, ref);
-    }
     // Readers may still hold the old snapshot; it stays valid because we
     // swap in a new shared record instead of mutating the old one.
-    entry.record = std::make_shared<const Record>(std::move(record));
+    auto next = std::make_shared<const Record>(std::move(record));
+    std::shared_ptr<const Record> previous = std::exchange(entry.record, next);
+    const std::string& oldUuid = uuidOf(*previous);
+    if (oldUuid != uuidOf(*next)) {
+        indexUuid(entry.cls, uuidOf(*next), ref);
+        unindexUuid(entry.cls, oldUuid, ref);
+    }
     bump(ref, entry);
     return true;
 }
