@@ -58,7 +58,7 @@ struct GuestFields {
 ///    attr/<iface>/ipv6/<i>/addr -> "<n>/ipv6/<i>"; the same for xenserver/attr/net-sriov-vf.
 ///    Non-numeric ip indices are ignored; on a key clash the first source wins.
 ///  - os_version from data/os_*, attr/os/sp*; PV_drivers_version from attr/PVAddons/* and
-///    drivers/<i> ("Vendor NAME ver attr" -> name: "Vendor ver attr"), micro "-1" if missing
+///    drivers/<i> ("Vendor NAME ver attr" -> name: "Vendor ver attr"); micro "-1" if missing from a non-empty map
 ///  - netbios_name {"host_name": data/host_name_dns[.data/domain]}; services data/service/<s>/<k>
 ///  - can_use_hotplug_* from feature/hotplug/{vbd,vif}
 ///  - pvDriversDetected (xenrdpd's rule; xapi gets it from xenopsd): true if the guest
