@@ -56,8 +56,8 @@ public:
 /// crypt_r and a constant-time comparison on its own 2-thread pool.
 ///
 /// Unknown user, wrong password and an unusable password (empty, embedded
-/// NUL) all fail with the same message, "Authentication failure", after the
-/// same kind of work. Threading and lifetime as Authenticator; reload() may
+/// NUL) all fail with the same message, "Authentication failure"; an unknown
+/// user still costs one SHA-512 hash so timing does not reveal which names exist. Threading and lifetime as Authenticator; reload() may
 /// be called from any thread while attempts are in flight (they finish with
 /// the table they started with).
 class UsersFileAuthenticator final : public Authenticator {
