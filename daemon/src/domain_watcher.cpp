@@ -1,0 +1,978 @@
+#include <daemon/domain_watcher.hpp>
+
+#include <algorithm>
+#include <bitset>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <set>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include <metrics/object_store.hpp>
+#include <xenstore/client.hpp>
+#include <xenstore/connection.hpp>
+
+#include "domain_paths.hpp"
+
+namespace xenrdp::daemon {
+
+using detail::DomainPath;
+using detail::ReadOp;
+
+namespace {
+
+/// Kinds of hostile input, each logged once per guest.
+enum class WarnKind : std::size_t { Children, TotalKeys, Value, Path, Count };
+
+const char* warnKindName(WarnKind kind)
+{
+    switch (kind) {
+    case WarnKind::Children: return "children";
+    case WarnKind::TotalKeys: return "total_keys";
+    case WarnKind::Value: return "value";
+    case WarnKind::Path: return "path";
+    case WarnKind::Count: break;
+    }
+    return "?";
+}
+
+/// The result of one ReadOp, produced on the xenstore executor.
+struct OpResult {
+    ReadOp op;
+    std::vector<std::pair<std::string, std::string>> nodes;  ///< (rel, sanitized value)
+    std::string cappedDir;      ///< a directory whose children were cut (first one seen)
+    std::string sanitizedPath;  ///< a node whose value was altered (first one seen)
+    bool budgetExhausted = false;
+};
+
+/// What a read job brings back.  Owned by the job and its completion only.
+struct ReadBatch {
+    std::vector<OpResult> results;
+    std::uint64_t requests = 0;
+    bool lost = false;  ///< the connection died during the job: results are unusable
+};
+
+struct Identity {
+    bool present = false;  ///< /local/domain/<domid> exists
+    std::optional<std::string> uuid;
+    std::string rawVm;     ///< the vm node as read (sanitized), for the warning
+    std::string name;
+    bool hvm = false;
+};
+
+struct DiscoverResult {
+    Identity identity;
+    ReadBatch tree;
+};
+
+struct ScanResult {
+    bool ok = false;
+    bool lost = false;
+    std::string error;
+    std::vector<std::uint32_t> present;  ///< listed and introduced (domid 0 always)
+    std::uint64_t requests = 0;
+};
+
+enum ScanFlags : unsigned {
+    kCheckNew = 1U,    ///< look for introduced domids not known yet
+    kCheckKnown = 2U,  ///< ask xenstored whether known domids are still introduced
+    kFull = 4U,        ///< re-discover every present domain (identity and tree)
+};
+
+/// Runs on the xenstore executor: reads of one domain, bounded by the
+/// limits.  Request errors other than a lost connection count as absence
+/// (dom0 may read everything, so they are not expected).
+class Reader {
+public:
+    Reader(xenstore::Client& client, std::uint32_t domid, const metrics::GuestLimits& limits,
+           ReadBatch& batch)
+        : client_(client), base_(detail::domainPath(domid)), limits_(limits), batch_(batch),
+          budget_(limits.maxTotalKeys)
+    {
+    }
+
+    void run(const ReadOp& op)
+    {
+        OpResult result;
+        result.op = op;
+        if (op.depth == 0) {
+            if (auto value = read(op.rel))
+                addNode(result, op.rel, *value);
+        } else if (auto children = directory(op.rel)) {
+            if (children->empty() && !detail::isListingRoot(op.rel)) {
+                if (auto value = read(op.rel))
+                    addNode(result, op.rel, *value);  // a leaf after all
+            } else {
+                list(result, op.rel, std::move(*children), op.depth);
+            }
+        }
+        batch_.results.push_back(std::move(result));
+    }
+
+    std::optional<std::string> read(const std::string& rel)
+    {
+        if (batch_.lost)
+            return std::nullopt;
+        std::error_code ec;
+        ++batch_.requests;
+        auto value = client_.read(base_ + "/" + rel, ec);
+        if (ec) {
+            batch_.lost = client_.lost();
+            return std::nullopt;
+        }
+        return value;
+    }
+
+private:
+    std::optional<std::vector<std::string>> directory(const std::string& rel)
+    {
+        if (batch_.lost)
+            return std::nullopt;
+        std::error_code ec;
+        ++batch_.requests;
+        auto names = client_.directory(base_ + "/" + rel, ec);
+        if (ec) {
+            batch_.lost = client_.lost();
+            return std::nullopt;
+        }
+        return names;
+    }
+
+    void addNode(OpResult& result, const std::string& rel, const std::string& raw)
+    {
+        bool changed = false;
+        std::string value = metrics::sanitizeGuestValue(raw, limits_.maxValueBytes, &changed);
+        if (changed && result.sanitizedPath.empty())
+            result.sanitizedPath = rel;
+        result.nodes.emplace_back(rel, std::move(value));
+    }
+
+    /// Keeps leaves, and nodes at the deepest kept level, below `rel`.
+    void list(OpResult& result, const std::string& rel, std::vector<std::string> children,
+              int depth)
+    {
+        // Sorted so that a cut keeps the same children every time.
+        std::sort(children.begin(), children.end());
+        if (children.size() > limits_.maxKeysPerTree) {
+            children.resize(limits_.maxKeysPerTree);
+            if (result.cappedDir.empty())
+                result.cappedDir = rel;
+        }
+        for (const std::string& child : children) {
+            if (budget_ == 0) {
+                result.budgetExhausted = true;
+                return;
+            }
+            const std::string childRel = rel + "/" + child;
+            if (!detail::parseDomainPath(base_ + "/" + childRel) ||
+                detail::excludedFromListing(childRel))
+                continue;
+            if (depth > 1) {
+                auto grand = directory(childRel);
+                if (grand && !grand->empty()) {
+                    list(result, childRel, std::move(*grand), depth - 1);
+                    continue;
+                }
+            }
+            if (auto value = read(childRel)) {
+                --budget_;
+                addNode(result, childRel, *value);
+            }
+        }
+    }
+
+    xenstore::Client& client_;
+    std::string base_;
+    const metrics::GuestLimits& limits_;
+    ReadBatch& batch_;
+    std::size_t budget_;
+};
+
+/// Reads the identity of a domain (toolstack-written nodes, validated).
+Identity readIdentity(xenstore::Client& client, std::uint32_t domid,
+                      const metrics::GuestLimits& limits, ReadBatch& batch)
+{
+    Identity id;
+    Reader reader(client, domid, limits, batch);
+    std::error_code ec;
+    ++batch.requests;
+    auto node = client.read(detail::domainPath(domid), ec);
+    if (ec) {
+        batch.lost = client.lost();
+        return id;
+    }
+    if (!node)
+        return id;
+    id.present = true;
+    auto vm = reader.read("vm");
+    if (vm) {
+        id.rawVm = metrics::sanitizeGuestValue(*vm, 128);
+        if (auto vmId = detail::vmPathId(*vm)) {
+            const std::string vmPath = "/vm/" + *vmId;
+            id.uuid = detail::normalizeUuid(*vmId);
+            if (!id.uuid) {
+                // A vm path that is not the uuid itself: its uuid node says.
+                ++batch.requests;
+                auto uuid = client.read(vmPath + "/uuid", ec);
+                if (ec)
+                    batch.lost = batch.lost || client.lost();
+                else if (uuid)
+                    id.uuid = detail::normalizeUuid(*uuid);
+            }
+            if (id.uuid) {
+                ++batch.requests;
+                auto ostype = client.read(vmPath + "/image/ostype", ec);
+                if (ec)
+                    batch.lost = batch.lost || client.lost();
+                else
+                    id.hvm = ostype && *ostype == "hvm";
+            }
+        }
+    }
+    if (auto name = reader.read("name"))
+        id.name = metrics::sanitizeGuestValue(*name, limits.maxValueBytes);
+    return id;
+}
+
+std::vector<ReadOp> fullTreeOps()
+{
+    std::vector<ReadOp> ops;
+    for (const detail::WatchedBase& base : detail::watchedBases())
+        ops.push_back(ReadOp{std::string(base.rel), base.depth});
+    const auto& extras = detail::extraReads();
+    ops.insert(ops.end(), extras.begin(), extras.end());
+    return ops;
+}
+
+constexpr const char* kDom0Uuid = "00000000-0000-0000-0000-000000000000";
+
+}  // namespace
+
+/// State and logic of the watcher; shared so that completions of jobs still
+/// queued on the xenstore executor can tell (weak_ptr) that it is gone.
+class DomainWatcherImpl : public std::enable_shared_from_this<DomainWatcherImpl> {
+public:
+    DomainWatcherImpl(boost::asio::any_io_executor io, xenstore::Connection& xs,
+                      metrics::ObjectStore& store, DomainWatcherOptions opts)
+        : io_(std::move(io)), xs_(xs), store_(store), opts_(std::move(opts)), log_(opts_.logger)
+    {
+    }
+
+    void start(std::function<void()> onInitialScanDone);
+    void stop();
+
+    std::size_t watchedDomains() const noexcept { return watched_; }
+    std::optional<std::int64_t> domidOf(const std::string& vmRef) const;
+    std::size_t pendingJobs() const noexcept { return pendingJobs_; }
+    DomainWatcherStats stats() const noexcept { return stats_; }
+
+private:
+    /// One running domain known to the watcher.
+    struct Domain {
+        std::uint32_t domid = 0;
+        std::uint64_t epoch = 0;  ///< tells this incarnation from a later one with the same domid
+        std::string uuid;
+        std::string vmRef;
+        std::string gmRef = metrics::kNullRef;
+        bool control = false;
+        metrics::GuestTree tree;
+        metrics::GuestFields fields;  ///< what the record was last given
+        std::vector<xenstore::Watch> watches;
+        std::map<std::string, int> dirty;  ///< rel -> depth still to read
+        bool extrasDirty = false;
+        bool jobPending = false;
+        std::bitset<static_cast<std::size_t>(WarnKind::Count)> warned;
+    };
+
+    void requestScan(unsigned flags);
+    void runScan();
+    void onScanned(unsigned flags, ScanResult& result);
+    void discover(std::uint32_t domid);
+    void onDiscovered(std::uint32_t domid, DiscoverResult& result);
+    void attach(std::uint32_t domid, const std::string& uuid, DiscoverResult& result);
+    void refresh(Domain& domain, DiscoverResult& result);
+    void release(std::uint32_t domid);
+    void onGuestEvent(std::uint32_t domid, std::uint64_t epoch, std::string_view path);
+    void pump(Domain& domain);
+    void onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch, bool extras);
+    void applyBatch(Domain& domain, ReadBatch& batch);
+    void applyResult(Domain& domain, OpResult& result);
+    void setKey(Domain& domain, const std::string& rel, std::string value, bool checkSiblings);
+    void publish(Domain& domain, bool force);
+    void warnOnce(Domain& domain, WarnKind kind, std::string_view path);
+    void maybeFinishInitialScan();
+    Domain* find(std::uint32_t domid, std::uint64_t epoch);
+
+    /// Runs `fn` and logs instead of letting an exception out of a handler.
+    template <class Fn>
+    void guarded(const char* what, Fn&& fn) noexcept
+    {
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            if (log_)
+                log_->error("DOMAIN_WATCHER_ERROR in={} err={}", what, e.what());
+        } catch (...) {
+            if (log_)
+                log_->error("DOMAIN_WATCHER_ERROR in={} err=unknown", what);
+        }
+    }
+
+    boost::asio::any_io_executor io_;
+    xenstore::Connection& xs_;
+    metrics::ObjectStore& store_;
+    DomainWatcherOptions opts_;
+    std::shared_ptr<spdlog::logger> log_;
+
+    bool running_ = false;
+    std::vector<xenstore::Watch> lifecycleWatches_;
+    std::unordered_map<std::uint32_t, std::unique_ptr<Domain>> domains_;
+    std::unordered_map<std::string, std::uint32_t> domidByUuid_;
+    std::unordered_map<std::string, std::uint32_t> domidByVmRef_;
+    std::set<std::uint32_t> discovering_;
+    std::set<std::uint32_t> rediscover_;
+    std::set<std::uint32_t> invalid_;  ///< ignored (bad uuid), warned once
+    std::uint64_t nextEpoch_ = 1;
+    std::size_t watched_ = 0;
+    std::size_t pendingJobs_ = 0;
+
+    bool scanPending_ = false;
+    unsigned scanFlags_ = 0;
+    bool initialScanned_ = false;
+    std::function<void()> onInitialScanDone_;
+    DomainWatcherStats stats_;
+};
+
+void DomainWatcherImpl::start(std::function<void()> onInitialScanDone)
+{
+    if (running_)
+        return;
+    running_ = true;
+    onInitialScanDone_ = std::move(onInitialScanDone);
+    std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
+    // Both fire once on registration, which is harmless: scans coalesce.
+    lifecycleWatches_.push_back(xs_.watch("@introduceDomain", [weak](std::string_view) {
+        if (auto self = weak.lock())
+            self->guarded("introduce", [self = self.get()] { self->requestScan(kCheckNew); });
+    }));
+    lifecycleWatches_.push_back(xs_.watch("@releaseDomain", [weak](std::string_view) {
+        if (auto self = weak.lock())
+            self->guarded("release", [self = self.get()] { self->requestScan(kCheckKnown); });
+    }));
+    // After a xenstored restart the store may hold anything: rebuild all.
+    xs_.onReconnected([weak] {
+        if (auto self = weak.lock()) {
+            self->guarded("reconnected", [self = self.get()] {
+                if (!self->running_)
+                    return;
+                if (self->log_)
+                    self->log_->info("DOMAIN_RESYNC domains={}", self->domains_.size());
+                self->requestScan(kCheckNew | kCheckKnown | kFull);
+            });
+        }
+    });
+    requestScan(kCheckNew | kCheckKnown | kFull);
+}
+
+void DomainWatcherImpl::stop()
+{
+    if (!running_)
+        return;
+    running_ = false;
+    lifecycleWatches_.clear();
+    domains_.clear();
+    domidByUuid_.clear();
+    domidByVmRef_.clear();
+    discovering_.clear();
+    rediscover_.clear();
+    watched_ = 0;
+    onInitialScanDone_ = nullptr;
+}
+
+std::optional<std::int64_t> DomainWatcherImpl::domidOf(const std::string& vmRef) const
+{
+    auto it = domidByVmRef_.find(vmRef);
+    if (it == domidByVmRef_.end())
+        return std::nullopt;
+    return static_cast<std::int64_t>(it->second);
+}
+
+DomainWatcherImpl::Domain* DomainWatcherImpl::find(std::uint32_t domid, std::uint64_t epoch)
+{
+    auto it = domains_.find(domid);
+    if (it == domains_.end() || it->second->epoch != epoch)
+        return nullptr;
+    return it->second.get();
+}
+
+// ---------------------------------------------------------------- scanning
+
+void DomainWatcherImpl::requestScan(unsigned flags)
+{
+    if (!running_)
+        return;
+    scanFlags_ |= flags;
+    // One scan at a time; what is asked meanwhile runs right after it.
+    if (!scanPending_)
+        runScan();
+}
+
+void DomainWatcherImpl::runScan()
+{
+    const unsigned flags = scanFlags_;
+    scanFlags_ = 0;
+    scanPending_ = true;
+    ++pendingJobs_;
+    std::set<std::uint32_t> known;
+    for (const auto& entry : domains_)
+        known.insert(entry.first);
+    known.insert(discovering_.begin(), discovering_.end());
+    auto result = std::make_shared<ScanResult>();
+    std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
+    xs_.post(
+        [result, flags, known = std::move(known)](xenstore::Client& client) {
+            // On the xenstore executor: only the captured copies are used.
+            std::error_code ec;
+            ++result->requests;
+            auto names = client.directory("/local/domain", ec);
+            if (ec) {
+                result->lost = client.lost();
+                result->error = ec.message();
+                return;
+            }
+            if (names) {
+                for (const std::string& name : *names) {
+                    auto domid = detail::parseDomid(name);
+                    if (!domid)
+                        continue;
+                    const bool isKnown = known.count(*domid) != 0;
+                    if (*domid == 0 || (isKnown && (flags & (kCheckKnown | kFull)) == 0)) {
+                        result->present.push_back(*domid);
+                        continue;
+                    }
+                    if (!isKnown && (flags & (kCheckNew | kFull)) == 0)
+                        continue;
+                    ++result->requests;
+                    auto introduced = client.isDomainIntroduced(*domid, ec);
+                    if (ec) {
+                        result->lost = client.lost();
+                        result->error = ec.message();
+                        return;
+                    }
+                    if (introduced)
+                        result->present.push_back(*domid);
+                }
+            }
+            result->ok = true;
+        },
+        [weak, flags, result] {
+            if (auto self = weak.lock())
+                self->guarded("scan", [self = self.get(), flags, result] {
+                    self->onScanned(flags, *result);
+                });
+        });
+}
+
+void DomainWatcherImpl::onScanned(unsigned flags, ScanResult& result)
+{
+    scanPending_ = false;
+    if (pendingJobs_ > 0)
+        --pendingJobs_;
+    if (!running_)
+        return;
+    ++stats_.scans;
+    if (!result.ok) {
+        // A lost connection rescans fully once it is back (onReconnected).
+        if (log_ && !result.lost)
+            log_->warn("DOMAIN_SCAN_FAILED err={}", result.error);
+        if (!result.lost)
+            scanFlags_ |= flags;
+    } else {
+        const std::set<std::uint32_t> present(result.present.begin(), result.present.end());
+        std::vector<std::uint32_t> gone;
+        for (const auto& entry : domains_)
+            if (entry.first != 0 && present.count(entry.first) == 0)
+                gone.push_back(entry.first);
+        for (std::uint32_t domid : gone)
+            release(domid);
+        for (auto it = invalid_.begin(); it != invalid_.end();)
+            it = present.count(*it) == 0 ? invalid_.erase(it) : std::next(it);
+        for (std::uint32_t domid : present) {
+            const bool known = domains_.count(domid) != 0;
+            const bool full = (flags & kFull) != 0;
+            if ((!known && invalid_.count(domid) == 0) || full)
+                discover(domid);
+        }
+        if (!initialScanned_ && (flags & kFull) != 0)
+            initialScanned_ = true;
+    }
+    maybeFinishInitialScan();
+    if (scanFlags_ != 0 && !scanPending_ && running_) {
+        // Failed scans retry only when something new asks (or a reconnection).
+        if (result.ok || !result.lost)
+            runScan();
+    }
+}
+
+void DomainWatcherImpl::maybeFinishInitialScan()
+{
+    if (initialScanned_ && discovering_.empty() && onInitialScanDone_) {
+        auto callback = std::move(onInitialScanDone_);
+        onInitialScanDone_ = nullptr;
+        callback();
+    }
+}
+
+void DomainWatcherImpl::discover(std::uint32_t domid)
+{
+    if (discovering_.count(domid) != 0) {
+        rediscover_.insert(domid);
+        return;
+    }
+    discovering_.insert(domid);
+    ++pendingJobs_;
+    auto result = std::make_shared<DiscoverResult>();
+    const metrics::GuestLimits limits = opts_.limits;
+    std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
+    xs_.post(
+        [result, domid, limits](xenstore::Client& client) {
+            result->identity = readIdentity(client, domid, limits, result->tree);
+            // The control domain has no guest agent to follow.
+            if (!result->identity.present || domid == 0 || result->tree.lost)
+                return;
+            Reader reader(client, domid, limits, result->tree);
+            for (const ReadOp& op : fullTreeOps())
+                reader.run(op);
+        },
+        [weak, domid, result] {
+            if (auto self = weak.lock())
+                self->guarded("discover", [self = self.get(), domid, result] {
+                    self->onDiscovered(domid, *result);
+                });
+        });
+}
+
+void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result)
+{
+    discovering_.erase(domid);
+    if (pendingJobs_ > 0)
+        --pendingJobs_;
+    if (!running_)
+        return;
+    stats_.readRequests += result.tree.requests;
+    if (result.tree.lost) {
+        // The reconnection rescans everything; nothing read here is trusted.
+        rediscover_.erase(domid);
+        maybeFinishInitialScan();
+        return;
+    }
+    const Identity& id = result.identity;
+    auto known = domains_.find(domid);
+    if (!id.present) {
+        if (known != domains_.end() && domid != 0)
+            release(domid);
+    } else {
+        std::optional<std::string> uuid = id.uuid;
+        if (!uuid && domid == 0)
+            uuid = kDom0Uuid;
+        if (!uuid) {
+            if (invalid_.insert(domid).second && log_)
+                log_->warn("DOMAIN_IGNORED domid={} reason=invalid_uuid vm='{}'", domid, id.rawVm);
+            if (known != domains_.end())
+                release(domid);
+        } else if (known != domains_.end() && known->second->uuid == *uuid) {
+            refresh(*known->second, result);
+        } else {
+            if (known != domains_.end())
+                release(domid);  // the domid now belongs to another VM
+            auto other = domidByUuid_.find(*uuid);
+            if (other != domidByUuid_.end())
+                release(other->second);  // rebooted before its release was seen
+            attach(domid, *uuid, result);
+        }
+    }
+    if (rediscover_.erase(domid) != 0)
+        discover(domid);
+    maybeFinishInitialScan();
+}
+
+void DomainWatcherImpl::attach(std::uint32_t domid, const std::string& uuid,
+                               DiscoverResult& result)
+{
+    const Identity& id = result.identity;
+    auto domain = std::make_unique<Domain>();
+    domain->domid = domid;
+    domain->epoch = nextEpoch_++;
+    domain->uuid = uuid;
+    domain->control = domid == 0;
+
+    metrics::VmRecord vm;
+    std::optional<std::string> vmRef = store_.findByUuid(metrics::ObjectClass::Vm, uuid);
+    if (vmRef) {
+        if (const auto* existing = store_.getAs<metrics::VmRecord>(*vmRef))
+            vm = *existing;
+        else
+            vmRef.reset();
+    }
+    vm.uuid = uuid;
+    vm.nameLabel = !id.name.empty() ? id.name : (domain->control ? "Domain-0" : vm.nameLabel);
+    vm.powerState = metrics::PowerState::Running;
+    vm.domid = domid;
+    vm.isControlDomain = domain->control;
+    vm.hvmBootPolicy = id.hvm ? "BIOS order" : "";
+    vm.residentOn = opts_.hostRef;
+
+    if (!domain->control) {
+        // As xapi's VM.start: a new domain gets a new guest-metrics object.
+        if (vm.guestMetrics != metrics::kNullRef)
+            store_.remove(vm.guestMetrics);
+        applyBatch(*domain, result.tree);
+        domain->fields = metrics::deriveGuestFields(domain->tree, opts_.limits);
+        metrics::GuestMetricsRecord gm;
+        gm.uuid = metrics::randomUuid();
+        gm.live = true;
+        const auto now = std::chrono::system_clock::now();
+        metrics::applyGuestFields(gm, domain->fields, now);
+        gm.lastUpdated = now;
+        domain->gmRef = store_.add(metrics::Record{std::move(gm)});
+        vm.guestMetrics = domain->gmRef;
+    }
+    if (vmRef)
+        store_.update(*vmRef, metrics::Record{vm});
+    else
+        vmRef = store_.add(metrics::Record{vm});
+    domain->vmRef = *vmRef;
+
+    if (log_)
+        log_->info("DOMAIN_DISCOVERED domid={} uuid={} name='{}' vm={} gm={}", domid, uuid,
+                   vm.nameLabel, domain->vmRef, domain->gmRef);
+
+    if (!domain->control) {
+        // Each watch fires once at registration: that first firing re-lists
+        // its subtree, covering changes between our read and the watch.
+        const std::string base = detail::domainPath(domid);
+        const std::uint64_t epoch = domain->epoch;
+        for (const detail::WatchedBase& watched : detail::watchedBases()) {
+            domain->watches.push_back(xs_.watch(
+                base + "/" + std::string(watched.rel),
+                [self = this, domid, epoch](std::string_view path) {
+                    // Watches die with the Domain, which dies before this.
+                    self->guarded("event", [self, domid, epoch, path] {
+                        self->onGuestEvent(domid, epoch, path);
+                    });
+                }));
+        }
+        ++watched_;
+    }
+    domidByUuid_[uuid] = domid;
+    domidByVmRef_[domain->vmRef] = domid;
+    domains_[domid] = std::move(domain);
+}
+
+void DomainWatcherImpl::refresh(Domain& domain, DiscoverResult& result)
+{
+    // Same domain seen again (full rescan): bring the VM record up to date.
+    const Identity& id = result.identity;
+    if (const auto* existing = store_.getAs<metrics::VmRecord>(domain.vmRef)) {
+        metrics::VmRecord vm = *existing;
+        if (!id.name.empty())
+            vm.nameLabel = id.name;
+        vm.powerState = metrics::PowerState::Running;
+        vm.domid = domain.domid;
+        vm.hvmBootPolicy = id.hvm ? "BIOS order" : "";
+        vm.residentOn = opts_.hostRef;
+        vm.guestMetrics = domain.control ? vm.guestMetrics : domain.gmRef;
+        store_.update(domain.vmRef, metrics::Record{std::move(vm)});
+    }
+    if (domain.control)
+        return;
+    // The full read replaces the cached tree; only differences get published.
+    domain.tree.clear();
+    applyBatch(domain, result.tree);
+    publish(domain, true);
+}
+
+void DomainWatcherImpl::release(std::uint32_t domid)
+{
+    auto it = domains_.find(domid);
+    if (it == domains_.end())
+        return;
+    Domain& domain = *it->second;
+    if (const auto* existing = store_.getAs<metrics::VmRecord>(domain.vmRef)) {
+        metrics::VmRecord vm = *existing;
+        vm.powerState = metrics::PowerState::Halted;
+        vm.domid = -1;
+        vm.residentOn = metrics::kNullRef;
+        store_.update(domain.vmRef, metrics::Record{std::move(vm)});
+    }
+    if (log_)
+        log_->info("DOMAIN_RELEASED domid={} uuid={}", domid, domain.uuid);
+    if (!domain.control && watched_ > 0)
+        --watched_;
+    auto byUuid = domidByUuid_.find(domain.uuid);
+    if (byUuid != domidByUuid_.end() && byUuid->second == domid)
+        domidByUuid_.erase(byUuid);
+    domidByVmRef_.erase(domain.vmRef);
+    domains_.erase(it);  // drops its watches (and ignores its job in flight)
+}
+
+// ------------------------------------------------------------ guest events
+
+void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
+                                     std::string_view path)
+{
+    ++stats_.watchEvents;
+    Domain* domain = find(domid, epoch);
+    if (domain == nullptr || !running_)
+        return;
+    // Strict: the path must lie in this domain's own tree and in a watched
+    // subtree; anything else is ignored, never followed.
+    std::optional<DomainPath> parsed = detail::parseDomainPath(path);
+    std::optional<ReadOp> op;
+    if (parsed && parsed->domid == domid)
+        op = detail::readForEvent(parsed->rel);
+    if (!op) {
+        ++stats_.ignoredEvents;
+        if (!parsed || parsed->domid != domid)
+            warnOnce(*domain, WarnKind::Path, path);
+        return;
+    }
+    // Coalesce: a listing of a base covers every read below it.
+    auto base = domain->dirty.end();
+    for (auto it = domain->dirty.begin(); it != domain->dirty.end(); ++it) {
+        if (it->second > 0 && (op->rel == it->first || op->rel.rfind(it->first + "/", 0) == 0)) {
+            base = it;
+            break;
+        }
+    }
+    if (base == domain->dirty.end()) {
+        int& depth = domain->dirty[op->rel];
+        depth = std::max(depth, op->depth);
+        if (op->depth > 0) {
+            for (auto it = domain->dirty.begin(); it != domain->dirty.end();) {
+                const bool below = it->first.rfind(op->rel + "/", 0) == 0;
+                it = below ? domain->dirty.erase(it) : std::next(it);
+            }
+        }
+    }
+    // Many distinct dirty nodes (a guest writing hundreds of keys): list the
+    // watched bases instead, which bounds both memory and the job's size.
+    if (domain->dirty.size() > opts_.limits.maxKeysPerTree) {
+        domain->dirty.clear();
+        for (const detail::WatchedBase& watched : detail::watchedBases())
+            domain->dirty.emplace(std::string(watched.rel), watched.depth);
+    }
+    domain->extrasDirty = true;
+    pump(*domain);
+}
+
+void DomainWatcherImpl::pump(Domain& domain)
+{
+    if (domain.jobPending || !running_)
+        return;
+    // Dirty nodes first, the unwatched extras in the job after: an event's
+    // own change reaches the record after one short job.
+    std::vector<ReadOp> ops;
+    bool extras = false;
+    if (!domain.dirty.empty()) {
+        for (auto& entry : domain.dirty)
+            ops.push_back(ReadOp{entry.first, entry.second});
+        domain.dirty.clear();
+    } else if (domain.extrasDirty) {
+        ops = detail::extraReads();
+        domain.extrasDirty = false;
+        extras = true;
+    } else {
+        return;
+    }
+    domain.jobPending = true;
+    ++pendingJobs_;
+    auto batch = std::make_shared<ReadBatch>();
+    const std::uint32_t domid = domain.domid;
+    const std::uint64_t epoch = domain.epoch;
+    const metrics::GuestLimits limits = opts_.limits;
+    std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
+    xs_.post(
+        [batch, domid, limits, ops = std::move(ops)](xenstore::Client& client) {
+            Reader reader(client, domid, limits, *batch);
+            for (const ReadOp& op : ops)
+                reader.run(op);
+        },
+        [weak, batch, domid, epoch, extras] {
+            if (auto self = weak.lock())
+                self->guarded("read", [self = self.get(), batch, domid, epoch, extras] {
+                    self->onReadDone(domid, epoch, *batch, extras);
+                });
+        });
+}
+
+void DomainWatcherImpl::onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch,
+                                   bool extras)
+{
+    if (pendingJobs_ > 0)
+        --pendingJobs_;
+    ++stats_.readJobs;
+    stats_.readRequests += batch.requests;
+    Domain* domain = find(domid, epoch);
+    if (domain == nullptr || !running_)
+        return;  // released meanwhile: nothing to update
+    domain->jobPending = false;
+    if (batch.lost) {
+        // Keep what was asked; the resync after reconnection (and the watch
+        // firings it brings) reads it again.
+        for (const OpResult& result : batch.results)
+            domain->dirty.emplace(result.op.rel, result.op.depth);
+        domain->extrasDirty = domain->extrasDirty || extras;
+        return;
+    }
+    applyBatch(*domain, batch);
+    publish(*domain, false);
+    pump(*domain);
+}
+
+void DomainWatcherImpl::applyBatch(Domain& domain, ReadBatch& batch)
+{
+    for (OpResult& result : batch.results)
+        applyResult(domain, result);
+}
+
+void DomainWatcherImpl::applyResult(Domain& domain, OpResult& result)
+{
+    if (!result.sanitizedPath.empty())
+        warnOnce(domain, WarnKind::Value, result.sanitizedPath);
+    if (!result.cappedDir.empty())
+        warnOnce(domain, WarnKind::Children, result.cappedDir);
+    if (result.budgetExhausted)
+        warnOnce(domain, WarnKind::TotalKeys, result.op.rel);
+    metrics::GuestTree& tree = domain.tree;
+    const std::string& rel = result.op.rel;
+    const std::string prefix = rel + "/";
+    // The result replaces the whole subtree: the node and what lies below.
+    tree.erase(rel);
+    auto first = tree.lower_bound(prefix);
+    auto last = first;
+    while (last != tree.end() && last->first.compare(0, prefix.size(), prefix) == 0)
+        ++last;
+    tree.erase(first, last);
+    for (auto& node : result.nodes) {
+        // Listings cap their directories themselves; a single new node must
+        // respect the cap of its parent directory.
+        const bool single = node.first == rel;
+        setKey(domain, node.first, std::move(node.second), single);
+    }
+}
+
+void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::string value,
+                               bool checkSiblings)
+{
+    metrics::GuestTree& tree = domain.tree;
+    auto it = tree.find(rel);
+    if (it != tree.end()) {
+        it->second = std::move(value);
+        return;
+    }
+    if (tree.size() >= opts_.limits.maxTotalKeys) {
+        warnOnce(domain, WarnKind::TotalKeys, rel);
+        return;
+    }
+    if (checkSiblings) {
+        const std::string parent = std::string(detail::parentOf(rel)) + "/";
+        std::size_t siblings = 0;
+        for (auto sib = tree.lower_bound(parent);
+             sib != tree.end() && sib->first.compare(0, parent.size(), parent) == 0; ++sib) {
+            if (sib->first.find('/', parent.size()) == std::string::npos)
+                ++siblings;
+        }
+        if (siblings >= opts_.limits.maxKeysPerTree) {
+            warnOnce(domain, WarnKind::Children, parent);
+            return;
+        }
+    }
+    tree.emplace(rel, std::move(value));
+}
+
+void DomainWatcherImpl::publish(Domain& domain, bool force)
+{
+    metrics::GuestFields fields = metrics::deriveGuestFields(domain.tree, opts_.limits);
+    if (!force && fields == domain.fields)
+        return;
+    const auto* current = store_.getAs<metrics::GuestMetricsRecord>(domain.gmRef);
+    if (current == nullptr)
+        return;
+    metrics::GuestMetricsRecord next = *current;
+    // applyGuestFields moves last_updated only when a field changed.
+    if (metrics::applyGuestFields(next, fields, std::chrono::system_clock::now())) {
+        store_.update(domain.gmRef, metrics::Record{std::move(next)});
+        ++stats_.recordUpdates;
+    }
+    domain.fields = std::move(fields);
+}
+
+void DomainWatcherImpl::warnOnce(Domain& domain, WarnKind kind, std::string_view path)
+{
+    const auto bit = static_cast<std::size_t>(kind);
+    if (domain.warned.test(bit))
+        return;
+    domain.warned.set(bit);
+    if (!log_)
+        return;
+    // The path may come from the guest: log a sanitized, short form.
+    const std::string shown = metrics::sanitizeGuestValue(path, 256);
+    if (kind == WarnKind::Value)
+        log_->warn("GUEST_VALUE_SANITIZED domid={} path={}", domain.domid, shown);
+    else if (kind == WarnKind::Path)
+        log_->warn("GUEST_EVENT_IGNORED domid={} path={}", domain.domid, shown);
+    else
+        log_->warn("GUEST_LIMIT_EXCEEDED domid={} kind={} path={}", domain.domid,
+                   warnKindName(kind), shown);
+}
+
+// ------------------------------------------------------------- public API
+
+DomainWatcher::DomainWatcher(boost::asio::any_io_executor io, xenstore::Connection& xs,
+                             metrics::ObjectStore& store, DomainWatcherOptions opts)
+    : impl_(std::make_shared<DomainWatcherImpl>(std::move(io), xs, store, std::move(opts)))
+{
+}
+
+DomainWatcher::~DomainWatcher()
+{
+    stop();
+}
+
+void DomainWatcher::start(std::function<void()> onInitialScanDone)
+{
+    impl_->start(std::move(onInitialScanDone));
+}
+
+void DomainWatcher::stop()
+{
+    impl_->stop();
+}
+
+std::size_t DomainWatcher::watchedDomains() const noexcept
+{
+    return impl_->watchedDomains();
+}
+
+std::optional<std::int64_t> DomainWatcher::domidOf(const std::string& vmRef) const
+{
+    return impl_->domidOf(vmRef);
+}
+
+std::size_t DomainWatcher::pendingJobs() const noexcept
+{
+    return impl_->pendingJobs();
+}
+
+DomainWatcherStats DomainWatcher::stats() const noexcept
+{
+    return impl_->stats();
+}
+
+}  // namespace xenrdp::daemon
