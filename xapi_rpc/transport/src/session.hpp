@@ -145,14 +145,19 @@ private:
     }
     phase_ = Phase::Idle;
     arm(timeout);
-    if (!readPending_) startWatchRead();
+    startWatchRead();  // or keep the one still pending from the busy phase
   }
 
   // One small read that doubles as "wait for the next request" (Idle) and as
   // "is the client still there" (Handling/Writing).
+  //
+  // Invariant: a watch read is only pending while buffer_ is empty. So when
+  // the response is written, either bytes are buffered (parse them, no read
+  // in flight) or the pending watch read serves as the idle wait; a second
+  // reader never runs beside it and the read need never be cancelled. The
+  // price: once a client pipelines, its vanishing is noticed only at write.
   void startWatchRead() {
-    const auto& limits = core_->limits();
-    if (buffer_.size() >= limits.maxHeaderBytes + limits.maxBodyBytes) return;  // enough buffered
+    if (buffer_.size() > 0 || readPending_) return;
     readPending_ = true;
     stream_.async_read_some(buffer_.prepare(kWatchChunk),
                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
@@ -186,11 +191,9 @@ private:
       return;
     }
     buffer_.commit(n);
-    if (phase_ == Phase::Idle) {
-      readRequest();
-    } else {
-      startWatchRead();  // pipelined bytes while busy: keep them, keep watching
-    }
+    // Idle: a request begins. Busy: the client pipelined; keep the bytes for
+    // after the response.
+    if (phase_ == Phase::Idle) readRequest();
   }
 
   void readRequest() {
@@ -299,9 +302,7 @@ private:
       slot->complete(plainResponse(500, "Internal Server Error"));
     }
     slot.reset();  // if the handler kept no copy, this answers 500 (posted)
-    if ((phase_ == Phase::Handling || phase_ == Phase::Writing) && !readPending_ && !peerGone_) {
-      startWatchRead();
-    }
+    if ((phase_ == Phase::Handling || phase_ == Phase::Writing) && !peerGone_) startWatchRead();
   }
 
   void sendErrorAndClose(HttpResponse response) {

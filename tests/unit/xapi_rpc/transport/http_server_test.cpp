@@ -75,6 +75,26 @@ TEST_CASE("HttpServer answers pipelined requests in order", "[transport]") {
   CHECK(second->body() == "/second||b");
 }
 
+TEST_CASE("HttpServer keeps a request pipelined behind a held one until the first is answered", "[transport]") {
+  TcpServer server;
+  TcpClient client;
+  REQUIRE(client.connect(loopback(server.port)));
+  REQUIRE(client.write(postRequest("/slow", "one")));
+  auto& harness = server.harness;
+  REQUIRE(eventually([&harness] {
+    return harness.onIo([handler = &harness.handler()] { return handler->held.size() == 1; });
+  }));
+  // Arrives while the handler holds the first request: must wait, not be lost.
+  REQUIRE(client.write(postRequest("/second", "two")));
+  harness.onIo([handler = &harness.handler()] { handler->releaseHeld(); });
+  auto first = client.read();
+  auto second = client.read();
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->body() == "released one");
+  CHECK(second->body() == "/second||two");
+}
+
 TEST_CASE("HttpServer serves a second connection while a handler answers the first later", "[transport]") {
   TcpServer server;
   TcpClient slow;
