@@ -1,0 +1,102 @@
+// Strict parsing of what reaches the DomainWatcher from xenstore.
+#include <catch2/catch.hpp>
+
+#include "domain_paths.hpp"
+
+using namespace xenrdp::daemon::detail;
+
+TEST_CASE("parseDomid accepts canonical decimal domids only", "[daemon][unit]")
+{
+    CHECK(parseDomid("0") == std::optional<std::uint32_t>(0));
+    CHECK(parseDomid("17") == std::optional<std::uint32_t>(17));
+    CHECK(parseDomid("32751") == std::optional<std::uint32_t>(32751));
+    CHECK_FALSE(parseDomid("32752"));  // DOMID_FIRST_RESERVED
+    CHECK_FALSE(parseDomid("007"));
+    CHECK_FALSE(parseDomid("-1"));
+    CHECK_FALSE(parseDomid("+1"));
+    CHECK_FALSE(parseDomid("1a"));
+    CHECK_FALSE(parseDomid(""));
+    CHECK_FALSE(parseDomid("99999999999999999999"));
+}
+
+TEST_CASE("normalizeUuid lowercases a valid uuid and rejects anything else", "[daemon][unit]")
+{
+    CHECK(normalizeUuid("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0") ==
+          std::optional<std::string>("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
+    CHECK_FALSE(normalizeUuid("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0-"));
+    CHECK_FALSE(normalizeUuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg"));
+    CHECK_FALSE(normalizeUuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f"));
+    CHECK_FALSE(normalizeUuid(std::string("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f\0", 36)));
+}
+
+TEST_CASE("vmPathId takes one plain component after /vm/", "[daemon][unit]")
+{
+    CHECK(vmPathId("/vm/abc-1_2") == std::optional<std::string>("abc-1_2"));
+    CHECK_FALSE(vmPathId("/vm/"));
+    CHECK_FALSE(vmPathId("/vm/a/b"));
+    CHECK_FALSE(vmPathId("/vm/../etc"));
+    CHECK_FALSE(vmPathId("/local/domain/0"));
+    CHECK_FALSE(vmPathId("vm/abc"));
+    CHECK_FALSE(vmPathId("/vm/" + std::string(65, 'a')));
+}
+
+TEST_CASE("parseDomainPath splits a well-formed path below /local/domain", "[daemon][unit]")
+{
+    auto p = parseDomainPath("/local/domain/5/control/feature-ts2");
+    REQUIRE(p);
+    CHECK(p->domid == 5);
+    CHECK(p->rel == "control/feature-ts2");
+    auto root = parseDomainPath("/local/domain/5");
+    REQUIRE(root);
+    CHECK(root->rel.empty());
+}
+
+TEST_CASE("parseDomainPath rejects malformed or foreign paths", "[daemon][unit]")
+{
+    CHECK_FALSE(parseDomainPath("/local/domain/05/control"));
+    CHECK_FALSE(parseDomainPath("/local/domain/5/"));
+    CHECK_FALSE(parseDomainPath("/local/domain/5//control"));
+    CHECK_FALSE(parseDomainPath("/local/domain/5/control/"));
+    CHECK_FALSE(parseDomainPath("/local/domain/5/control/a b"));
+    CHECK_FALSE(parseDomainPath("/local/domain/5/../6/control"));
+    CHECK_FALSE(parseDomainPath("/local/domain/x/control"));
+    CHECK_FALSE(parseDomainPath("/vm/5/control"));
+    CHECK_FALSE(parseDomainPath("@introduceDomain"));
+}
+
+TEST_CASE("An event at a watched base lists the base", "[daemon][unit]")
+{
+    CHECK(readForEvent("control") == std::optional<ReadOp>(ReadOp{"control", 1}));
+    CHECK(readForEvent("attr") == std::optional<ReadOp>(ReadOp{"attr", 4}));
+    CHECK(readForEvent("data/ts") == std::optional<ReadOp>(ReadOp{"data/ts", 0}));
+    CHECK(readForEvent("feature/hotplug") == std::optional<ReadOp>(ReadOp{"feature/hotplug", 1}));
+}
+
+TEST_CASE("An event below a base reads the node cut to the base's depth", "[daemon][unit]")
+{
+    CHECK(readForEvent("control/ts") == std::optional<ReadOp>(ReadOp{"control/ts", 0}));
+    CHECK(readForEvent("control/batcmd/state") ==
+          std::optional<ReadOp>(ReadOp{"control/batcmd", 0}));
+    CHECK(readForEvent("attr/vif/0/ipv4/0") ==
+          std::optional<ReadOp>(ReadOp{"attr/vif/0/ipv4/0", 0}));
+    CHECK(readForEvent("attr/vif/0") == std::optional<ReadOp>(ReadOp{"attr/vif/0", 2}));
+    CHECK(readForEvent("attr/a/b/c/d/e/f") == std::optional<ReadOp>(ReadOp{"attr/a/b/c/d", 0}));
+    CHECK(readForEvent("data/ts/x") == std::optional<ReadOp>(ReadOp{"data/ts", 0}));
+}
+
+TEST_CASE("Events outside the watched subtrees read nothing", "[daemon][unit]")
+{
+    CHECK_FALSE(readForEvent("data/meminfo_free"));
+    CHECK_FALSE(readForEvent("controlx"));
+    CHECK_FALSE(readForEvent("attr/os/hotfixes/0"));
+    CHECK_FALSE(readForEvent("feature/other"));
+    CHECK_FALSE(readForEvent(""));
+}
+
+TEST_CASE("Listing roots are the watched bases and attr/PVAddons", "[daemon][unit]")
+{
+    CHECK(isListingRoot("control"));
+    CHECK(isListingRoot("attr/PVAddons"));
+    CHECK_FALSE(isListingRoot("control/ts"));
+    CHECK_FALSE(isListingRoot("data/os_name"));
+}
