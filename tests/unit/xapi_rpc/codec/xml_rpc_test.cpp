@@ -312,6 +312,9 @@ TEST_CASE("XML parser rejects an invalid i8 without reaching xmlrpc-c", "[xml][b
         CHECK_FALSE(xml::parseCall(callWithParam("<value><ex:i8>" + std::string(text) + "</ex:i8></value>")).ok());
     }
     CHECK_FALSE(xml::parseCall(callWithParam("<value><i8><![CDATA[abc]]></i8></value>")).ok());
+    CHECK_FALSE(xml::parseCall(callWithParam("<value><i8/></value>")).ok());
+    CHECK_FALSE(xml::parseCall(callWithParam("<value><i8></i8></value>")).ok());
+    CHECK_FALSE(xml::parseCall(callWithParam("<value><double/></value>")).ok());
     CHECK_FALSE(xml::parseCall(callWithParam("<value><i8>&#49;x</i8></value>")).ok());
 }
 
