@@ -20,7 +20,9 @@ enum class Version : int { v1 = 1, v2 = 2 };
 /// A parsed JSON-RPC request.
 struct JsonRequest {
     Call call;
-    std::string idJson;  ///< the id as JSON text, echoed in the response: 7 or "abc"
+    /// The id as JSON text, echoed in the response: 7 or "abc". An integer
+    /// keeps its digits; a string is re-encoded (same characters, our escapes).
+    std::string idJson;
     Version version = Version::v2;
 };
 
