@@ -210,6 +210,35 @@ TEST_CASE("system.listMethods needs no session and lists every class's get_all_r
     }));
 }
 
+TEST_CASE("system.listMethods covers the merged client surface", "[dispatch]")
+{
+    Fixture f;
+    const auto names = f.dispatcher->methodNames();
+    const std::vector<std::string> surface = {
+        "system.listMethods", "session.login_with_password", "session.logout", "session.get_this_host",
+        "session.get_this_user", "session.get_is_local_superuser", "session.get_rbac_permissions",
+        "session.get_record", "pool.get_all", "pool.get_all_records", "pool.get_record", "pool.get_master",
+        "pool.get_by_uuid", "pool.get_uuid", "pool.get_name_label", "host.get_all", "host.get_all_records",
+        "host.get_record", "host.get_by_uuid", "host.get_uuid", "host.get_name_label",
+        "host.get_API_version_major", "host.get_API_version_minor", "host.get_software_version",
+        "host.get_servertime", "host.get_address", "host.get_hostname", "role.get_all",
+        "role.get_all_records", "task.get_all", "task.get_all_records", "VM.get_all", "VM.get_all_records",
+        "VM.get_record", "VM.get_by_uuid", "VM.get_by_name_label", "VM.get_uuid", "VM.get_name_label",
+        "VM.get_power_state", "VM.get_domid", "VM.get_guest_metrics", "VM.get_is_control_domain",
+        "VM.get_is_a_template", "VM.get_resident_on", "VM.get_other_config", "VM.get_consoles",
+        "VM.get_HVM_boot_policy", "VM.call_plugin", "VM_guest_metrics.get_all",
+        "VM_guest_metrics.get_all_records", "VM_guest_metrics.get_record", "VM_guest_metrics.get_by_uuid",
+        "VM_guest_metrics.get_uuid", "VM_guest_metrics.get_other", "VM_guest_metrics.get_networks",
+        "VM_guest_metrics.get_os_version", "VM_guest_metrics.get_PV_drivers_version",
+        "VM_guest_metrics.get_PV_drivers_detected", "VM_guest_metrics.get_last_updated",
+        "VM_guest_metrics.get_live", "event.from", "event.inject", "event.get_current_id", "event.register",
+        "event.next", "event.unregister"};
+    for (const auto& m : surface) {
+        INFO(m);
+        CHECK(std::binary_search(names.begin(), names.end(), m));
+    }
+}
+
 TEST_CASE("Every VM record carries the identical field set", "[dispatch][records]")
 {
     Fixture f;

@@ -59,6 +59,22 @@ class DispatcherImpl;
 /// strings must be strings, maps structs of strings, sets arrays of
 /// strings, floats doubles or ints) and the method's own checks.
 ///
+/// Choices where xapi gives no single answer:
+///  - Login: a Unix-socket peer with uid 0 gets a pool-admin session without
+///    a valid password (auth::localSuperuser); everyone else goes through the
+///    Authenticator, failures delayed by the LoginThrottle. A pool-admin
+///    login counts as local superuser (xenrdpd has no external-auth subjects).
+///  - role and task are served as empty classes ({} / []).
+///  - event.from: classes "*", "<class>", "<class>/<ref>" in any case; an
+///    unknown class matches nothing (as in xapi), "a/b/c" is
+///    EVENT_SUBSCRIPTION_PARSE_FAILURE; tokens "", "<gen>,<gen2>" or "<gen>";
+///    a token ahead of the store (e.g. from before a restart) or history the
+///    store no longer holds is EVENTS_LOST []; timeout (float or int) is
+///    capped at maxEventTimeout. event.next answers [] at that cap.
+///  - VM.call_plugin accepts fn "request-rdp-on"/"-off" (xapi, XenCenter) and
+///    "request_rdp_on"/"_off" (the design document); "run-script" is not
+///    offered and fails like any unknown fn.
+///
 /// Threading: single io thread. Construct, call() and destroy on the io
 /// executor; `done` always runs on it, exactly once, either inline (most
 /// methods) or later (login, VM.call_plugin, event.from/next). Nothing blocks:
