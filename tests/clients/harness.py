@@ -131,7 +131,8 @@ class Daemon:
     def start(self):
         args = [DAEMON, "--config", "/dev/null", "--xenstore-socket", self.sandbox.socket,
                 "--listen", f"127.0.0.1:{self.port}", "--unix-socket", self.unix_socket,
-                "--users", self.users_file, "--log-level", "info", *self.extra_args]
+                "--users", self.users_file, "--log-level", "info", "--login-failure-delay", "0.3",
+                "--pam", "false", *self.extra_args]
         # The log goes to a file, never a pipe nobody drains.
         self.log_path = os.path.join(self.dir, "xenrdpd.log")
         self.log_file = open(self.log_path, "a")

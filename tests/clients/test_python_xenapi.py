@@ -9,6 +9,7 @@ import http.client
 import socket
 import sys
 import unittest
+import warnings
 import xmlrpc.client
 
 from os_xenapi.client import XenAPI
@@ -167,4 +168,5 @@ class SessionInvalidTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

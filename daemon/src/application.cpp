@@ -1,0 +1,368 @@
+#include <daemon/application.hpp>
+
+#include <daemon/domain_watcher.hpp>
+#include <daemon/logging.hpp>
+#include <metrics/object_store.hpp>
+#include <metrics/records.hpp>
+#include <xapi_rpc/auth/composite_authenticator.hpp>
+#include <xapi_rpc/auth/login_throttle.hpp>
+#include <xapi_rpc/auth/pam_authenticator.hpp>
+#include <xapi_rpc/auth/role.hpp>
+#include <xapi_rpc/auth/users_file.hpp>
+#include <xapi_rpc/dispatch/dispatcher.hpp>
+#include <xapi_rpc/dispatch/http_handler.hpp>
+#include <xapi_rpc/dispatch/wire_records.hpp>
+#include <xapi_rpc/transport/http_server.hpp>
+#include <xenstore/connection.hpp>
+
+#include "guest_control.hpp"
+#include "host_identity.hpp"
+#include "router.hpp"
+#include "systemd_notify.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#ifndef XENRDP_VERSION
+#define XENRDP_VERSION "unknown"
+#endif
+
+namespace asio = boost::asio;
+
+namespace xenrdp::daemon {
+
+using xapi_rpc::auth::Authenticator;
+namespace auth = xapi_rpc::auth;
+namespace dispatch = xapi_rpc::dispatch;
+namespace transport = xapi_rpc::transport;
+
+namespace {
+
+std::chrono::milliseconds millis(double seconds)
+{
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+auth::PamRoles pamRoles(const Config& config)
+{
+    auth::PamRoles roles;
+    roles.users.clear();
+    for (const auto& [user, role] : config.pamRoles)
+        if (auto r = auth::parseRole(role))
+            roles.users[user] = *r;
+    return roles;
+}
+
+}  // namespace
+
+class ApplicationImpl {
+public:
+    ApplicationImpl(Config config, int argc, const char* const argv[])
+        : config_(std::move(config)), argc_(argc), argv_(argv),
+          loggers_(config_.logToJournal, config_.logLevel), signals_(io_), watchdog_(io_)
+    {
+    }
+
+    ~ApplicationImpl()
+    {
+        // Stop what may still call back into the others, in dependency order.
+        server_.reset();
+        if (watcher_)
+            watcher_->stop();
+        if (xs_)
+            xs_->stop();
+    }
+
+    int run();
+
+private:
+    bool build();
+    bool listen();
+    void addHostAndPool();
+    void startXenstore();
+    void onReady();
+    void waitSignals();
+    void shutdown(const char* why);
+    void reload();
+    void armWatchdog(std::chrono::microseconds interval);
+
+    Config config_;
+    int argc_;
+    const char* const* argv_;
+    Loggers loggers_;
+    asio::io_context io_{1};
+    SystemdNotifier notifier_;
+
+    metrics::ObjectStore store_;
+    std::string hostRef_;
+    std::unique_ptr<xenstore::Connection> xs_;
+    std::unique_ptr<DomainWatcher> watcher_;
+    std::unique_ptr<XenstoreGuestControl> guestControl_;
+    std::unique_ptr<auth::UsersFileAuthenticator> usersAuth_;
+    std::unique_ptr<auth::PamAuthenticator> pamAuth_;
+    std::unique_ptr<auth::CompositeAuthenticator> auth_;
+    std::unique_ptr<auth::LoginThrottle> throttle_;
+    std::unique_ptr<dispatch::Dispatcher> dispatcher_;
+    std::unique_ptr<dispatch::XapiHttpHandler> xapiHandler_;
+    Router router_;
+    std::unique_ptr<transport::HttpServer> server_;
+
+    asio::signal_set signals_;
+    asio::steady_timer watchdog_;
+    bool stopping_ = false;
+    bool ready_ = false;
+};
+
+int ApplicationImpl::run()
+{
+    const auto& log = loggers_.daemon();
+    log->info("DAEMON_STARTING version={} config={}", XENRDP_VERSION, config_.configFile);
+    if (!build() || !listen())
+        return 1;
+    waitSignals();
+    startXenstore();
+    if (auto interval = notifier_.watchdogInterval())
+        armWatchdog(*interval);
+    io_.run();
+    log->info("DAEMON_STOPPED");
+    return 0;
+}
+
+void ApplicationImpl::addHostAndPool()
+{
+    HostIdentity id = readHostIdentity();
+    metrics::HostRecord host;
+    host.uuid = id.hostUuid;
+    host.nameLabel = id.hostname;
+    host.nameDescription = "Xen host served by xenrdpd";
+    host.hostname = id.hostname;
+    host.address = id.address;
+    host.softwareVersion = dispatch::defaultSoftwareVersion();
+    hostRef_ = store_.add(host);
+
+    metrics::PoolRecord pool;
+    pool.uuid = id.poolUuid;
+    pool.nameLabel = "";
+    pool.nameDescription = "";
+    pool.master = hostRef_;
+    store_.add(pool);
+}
+
+bool ApplicationImpl::build()
+{
+    const auto& log = loggers_.daemon();
+    addHostAndPool();
+
+    xenstore::ConnectionOptions xsOptions;
+    xsOptions.socketPath = config_.xenstoreSocket;
+    xsOptions.logger = loggers_.xenstore();
+    xs_ = std::make_unique<xenstore::Connection>(io_.get_executor(), xsOptions);
+
+    DomainWatcherOptions watcherOptions;
+    watcherOptions.hostRef = hostRef_;
+    watcherOptions.logger = loggers_.engine();
+    watcher_ = std::make_unique<DomainWatcher>(io_.get_executor(), *xs_, store_, watcherOptions);
+    guestControl_ = std::make_unique<XenstoreGuestControl>(*xs_);
+
+    std::vector<std::reference_wrapper<Authenticator>> backends;
+    if (!config_.usersFile.empty()) {
+        try {
+            usersAuth_ = std::make_unique<auth::UsersFileAuthenticator>(io_.get_executor(),
+                                                                        config_.usersFile);
+        } catch (const std::exception& e) {
+            log->error("USERS_FILE_INVALID error={}", e.what());
+            return false;
+        }
+        backends.emplace_back(*usersAuth_);
+    }
+    if (config_.pamEnabled) {
+        pamAuth_ = std::make_unique<auth::PamAuthenticator>(
+            io_.get_executor(), auth::PamOptions{config_.pamService, pamRoles(config_)});
+        backends.emplace_back(*pamAuth_);
+    }
+    auth_ = std::make_unique<auth::CompositeAuthenticator>(io_.get_executor(), std::move(backends));
+    throttle_ = std::make_unique<auth::LoginThrottle>(io_.get_executor(),
+                                                      millis(config_.loginFailureDelay));
+
+    dispatch::DispatcherConfig dispatcherConfig;
+    dispatcherConfig.sessions.maxSessions = config_.maxSessions;
+    dispatcherConfig.sessions.idleTimeout =
+        std::chrono::seconds(static_cast<std::int64_t>(config_.sessionIdleTimeout));
+    dispatcherConfig.callPluginInterval =
+        std::chrono::nanoseconds(static_cast<std::int64_t>(config_.callPluginInterval * 1e9));
+    dispatcher_ = std::make_unique<dispatch::Dispatcher>(io_.get_executor(), store_, *auth_, *throttle_,
+                                                         *guestControl_, dispatcherConfig,
+                                                         loggers_.rpc());
+    xapiHandler_ = std::make_unique<dispatch::XapiHttpHandler>(*dispatcher_);
+    router_.setFallback(*xapiHandler_);
+
+    transport::ServerLimits limits;
+    limits.maxBodyBytes = config_.maxBodyBytes;
+    limits.maxConnections = config_.maxConnections;
+    limits.idleTimeout = millis(config_.idleTimeout);
+    limits.readTimeout = millis(config_.readTimeout);
+    server_ = std::make_unique<transport::HttpServer>(io_.get_executor(), router_, limits,
+                                                      loggers_.http());
+    return true;
+}
+
+bool ApplicationImpl::listen()
+{
+    const auto& log = loggers_.daemon();
+    std::error_code ec;
+    for (const auto& hp : config_.listen) {
+        auto bound = server_->listenTcp(hp.host, hp.port, ec);
+        if (ec) {
+            log->error("LISTEN_FAILED kind=tcp endpoint={}:{} error={}", hp.host, hp.port, ec.message());
+            return false;
+        }
+        log->info("LISTENING kind=tcp endpoint={}:{}", bound.address, bound.port);
+    }
+    for (const auto& hp : config_.tlsListen) {
+        auto bound = server_->listenTls(hp.host, hp.port, config_.tlsCert, config_.tlsKey, ec);
+        if (ec) {
+            log->error("LISTEN_FAILED kind=tls endpoint={}:{} error={}", hp.host, hp.port, ec.message());
+            return false;
+        }
+        log->info("LISTENING kind=tls endpoint={}:{}", bound.address, bound.port);
+    }
+    if (!config_.unixSocket.empty()) {
+        std::filesystem::path dir = std::filesystem::path(config_.unixSocket).parent_path();
+        std::error_code fsError;
+        if (!dir.empty())
+            std::filesystem::create_directories(dir, fsError);
+        auto bound = server_->listenUnix(config_.unixSocket, static_cast<mode_t>(config_.unixSocketMode), ec);
+        if (ec) {
+            log->error("LISTEN_FAILED kind=unix path={} error={}", config_.unixSocket, ec.message());
+            return false;
+        }
+        log->info("LISTENING kind=unix path={}", bound.address);
+    }
+    return true;
+}
+
+void ApplicationImpl::startXenstore()
+{
+    watcher_->start([this] { onReady(); });
+    xs_->start();
+}
+
+void ApplicationImpl::onReady()
+{
+    if (ready_ || stopping_)
+        return;
+    ready_ = true;
+    const std::string status = "serving " + std::to_string(store_.count(metrics::ObjectClass::Vm)) + " VMs";
+    notifier_.ready(status);
+    loggers_.daemon()->info("DAEMON_READY vms={} guests_watched={}",
+                            store_.count(metrics::ObjectClass::Vm), watcher_->watchedDomains());
+}
+
+void ApplicationImpl::waitSignals()
+{
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.add(SIGHUP);
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+        if (ec)
+            return;
+        if (signo == SIGHUP) {
+            reload();
+            waitSignals();
+            return;
+        }
+        shutdown(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+}
+
+void ApplicationImpl::shutdown(const char* why)
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    notifier_.stopping();
+    loggers_.daemon()->info("DAEMON_STOPPING signal={}", why);
+    watchdog_.cancel();
+    // Drain: stop accepting, let calls in progress be answered, then stop
+    // the engines and leave run().
+    server_->stop(std::chrono::seconds(5), [this] {
+        watcher_->stop();
+        xs_->stop();
+        signals_.cancel();
+        io_.stop();
+    });
+}
+
+void ApplicationImpl::reload()
+{
+    const auto& log = loggers_.daemon();
+    notifier_.reloading();
+    Config next;
+    try {
+        next = reloadConfig(argc_, argv_);
+        loggers_.setLevels(next.logLevel);  // throws before anything else changes
+    } catch (const std::exception& e) {
+        log->error("CONFIG_RELOAD_FAILED error={} (keeping the running configuration)", e.what());
+        notifier_.ready("reload failed; running with the previous configuration");
+        return;
+    }
+    if (usersAuth_ && next.usersFile == config_.usersFile) {
+        std::string error;
+        if (!usersAuth_->reload(error))
+            log->error("USERS_FILE_RELOAD_FAILED error={} (keeping the loaded accounts)", error);
+    }
+    if (pamAuth_)
+        pamAuth_->setRoles(pamRoles(next));
+    auto changed = [&](bool differs, const char* key) {
+        if (differs)
+            log->warn("CONFIG_RELOAD_NEEDS_RESTART key={}", key);
+    };
+    changed(next.listen != config_.listen, "listen");
+    changed(next.tlsListen != config_.tlsListen || next.tlsCert != config_.tlsCert ||
+                next.tlsKey != config_.tlsKey,
+            "tls-listen/tls-cert/tls-key");
+    changed(next.unixSocket != config_.unixSocket, "unix-socket");
+    changed(next.xenstoreSocket != config_.xenstoreSocket, "xenstore-socket");
+    changed(next.usersFile != config_.usersFile || next.pamEnabled != config_.pamEnabled, "users/pam");
+    changed(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
+    config_ = std::move(next);
+    log->info("CONFIG_RELOADED log_level={}", config_.logLevel);
+    notifier_.ready("configuration reloaded");
+}
+
+void ApplicationImpl::armWatchdog(std::chrono::microseconds interval)
+{
+    // Ping at a quarter of the timeout; a hung loop stops pinging.
+    watchdog_.expires_after(interval / 4);
+    watchdog_.async_wait([this, interval](const boost::system::error_code& ec) {
+        if (ec || stopping_)
+            return;
+        notifier_.watchdog();
+        armWatchdog(interval);
+    });
+}
+
+Application::Application(Config config, int argc, const char* const argv[])
+    : impl_(std::make_unique<ApplicationImpl>(std::move(config), argc, argv))
+{
+}
+
+Application::~Application() = default;
+
+int Application::run()
+{
+    try {
+        return impl_->run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "xenrdpd: DAEMON_FAILED error=%s\n", e.what());
+        return 1;
+    }
+}
+
+}  // namespace xenrdp::daemon
