@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -302,4 +303,74 @@ TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules
     const json time = step("host.get_servertime", {s, master});
     REQUIRE(time.is_string());
     CHECK(std::regex_match(time.get<std::string>(), std::regex("[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")));
+}
+
+TEST_CASE("npm xen-api's connect and watch sequence works over JSON-RPC", "[dispatch][http][npm]")
+{
+    HttpFixture f;
+    auto call = [&f](const std::string& method, json params) {
+        json r = f.rpc(method, std::move(params), 0);
+        INFO(method);
+        CHECK(f.lastContentType == "application/json");
+        CHECK_FALSE(r.contains("error"));
+        return r["result"];
+    };
+    const std::string s = call("session.login_with_password", {"admin", "secret"});
+    const json pools = call("pool.get_all_records", {s});
+    REQUIRE(pools.size() == 1);
+    const std::string poolRef = pools.begin().key();
+    CHECK(pools.begin().value()["other_config"].is_object());
+    const json methods = call("system.listMethods", json::array());
+    std::vector<std::string> types;
+    for (const auto& m : methods) {
+        const std::string name = m;
+        const std::string suffix = ".get_all_records";
+        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            types.push_back(name.substr(0, name.size() - suffix.size()));
+        }
+    }
+    for (const char* t : {"pool", "host", "VM", "VM_guest_metrics"}) {
+        CHECK(std::find(types.begin(), types.end(), t) != types.end());
+    }
+    const std::string token = call("event.inject", {s, "pool", poolRef});
+    for (const auto& t : types) CHECK(call(t + ".get_all_records", {s}).is_object());
+    const json batch = call("event.from", {s, types, token, 60.1});
+    REQUIRE(batch["events"].size() == 1);
+    CHECK(batch["events"][0]["class"] == "pool");
+    CHECK(batch["events"][0]["operation"] == "mod");
+    CHECK(batch["events"][0]["snapshot"]["master"] == f.hostRef);
+    CHECK(batch["valid_ref_counts"].is_object());
+    CHECK(batch["valid_ref_counts"]["task"] == 0);
+    CHECK(call("VM.call_plugin", {s, f.winRef, "guest-agent-operation", "request-rdp-on", json::object()}) == "");
+    CHECK(f.guest.writes.size() == 1);
+}
+
+TEST_CASE("Python XenAPI's login sequence works over XML-RPC with ints as bare values", "[dispatch][http][python]")
+{
+    HttpFixture f;
+    auto value = [&f](const std::string& method, Array params) {
+        auto r = f.post("/RPC2", xml::serializeCall(Call{method, std::move(params)}));
+        INFO(method << ": " << r.body);
+        CHECK(r.body.find("<name>Status</name><value>Success</value>") != std::string::npos);
+        std::smatch m;
+        REQUIRE(std::regex_search(r.body, m, std::regex("<name>Value</name><value>([^<]*)</value>")));
+        return m.str(1);
+    };
+    const std::string s = value("session.login_with_password", {"admin", "secret", "2.1", "os-xenapi"});
+    auto all = f.post("/RPC2", xml::serializeCall(Call{"pool.get_all", {s}}));
+    CHECK(all.body.find("<value>" + f.poolRef + "</value>") != std::string::npos);
+    const std::string master = value("pool.get_master", {s, f.poolRef});
+    CHECK(master == f.hostRef);
+    CHECK(value("host.get_API_version_major", {s, master}) == "2");
+    CHECK(value("host.get_API_version_minor", {s, master}) == "20");
+    CHECK(value("session.logout", {s}).empty());
+}
+
+TEST_CASE("XML-RPC event.from writes valid_ref_counts as i4", "[dispatch][http]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    auto r = f.post("/", xml::serializeCall(Call{"event.from", {s, Array{"*"}, "", 0.0}}));
+    CHECK(r.body.find("<name>valid_ref_counts</name><value><struct><member><name>pool</name><value><i4>1</i4></value>") !=
+          std::string::npos);
 }
