@@ -487,7 +487,9 @@ void DomainWatcherImpl::onScanned(unsigned flags, ScanResult& result)
         return;
     ++stats_.scans;
     if (!result.ok) {
-        // A lost connection rescans fully once it is back (onReconnected).
+        // A lost connection rescans fully once it is back (onReconnected);
+        // any other failure keeps what was asked for the next trigger, so a
+        // persistent error cannot make the scan spin.
         if (log_ && !result.lost)
             log_->warn("DOMAIN_SCAN_FAILED err={}", result.error);
         if (!result.lost)
@@ -512,11 +514,8 @@ void DomainWatcherImpl::onScanned(unsigned flags, ScanResult& result)
             initialScanned_ = true;
     }
     maybeFinishInitialScan();
-    if (scanFlags_ != 0 && !scanPending_ && running_) {
-        // Failed scans retry only when something new asks (or a reconnection).
-        if (result.ok || !result.lost)
-            runScan();
-    }
+    if (scanFlags_ != 0 && !scanPending_ && running_ && result.ok)
+        runScan();  // what was asked while this scan ran
 }
 
 void DomainWatcherImpl::maybeFinishInitialScan()

@@ -62,6 +62,12 @@ class DomainWatcherImpl;
 /// guest that floods writes gets at most one read job queued at a time, its
 /// dirty paths coalesced meanwhile, so every domain is served in turn.
 ///
+/// Log events: DOMAIN_DISCOVERED, DOMAIN_RELEASED, DOMAIN_IGNORED (bad
+/// uuid, once per domid), DOMAIN_RESYNC, DOMAIN_SCAN_FAILED, and once per
+/// guest and kind GUEST_LIMIT_EXCEEDED kind=children|total_keys,
+/// GUEST_VALUE_SANITIZED, GUEST_EVENT_IGNORED; DOMAIN_WATCHER_ERROR for an
+/// exception caught in a handler.
+///
 /// Ownership: references `xs` and `store`, which must outlive it.
 /// Threading: construct, call and destroy on the io executor `io`, the one
 /// that runs the Connection's handlers and owns the store.  All xenstore
