@@ -116,6 +116,36 @@ TEST_CASE("Hundreds of control children are capped with one warning",
     CHECK(victimStillServed(engine, guests, "1"));
 }
 
+TEST_CASE("Keys beyond the per-domain total are dropped with one warning",
+          "[engine][integration][hostile]")
+{
+    TwoGuests guests;
+    daemon::DomainWatcherOptions opts;
+    opts.limits.maxTotalKeys = 40;
+    Engine engine(guests.sb, opts);
+    engine.start();
+    // 60 addresses on 20 interfaces: no directory is over its cap, the
+    // domain as a whole is.
+    for (int vif = 0; vif < 20; ++vif)
+        for (int i = 0; i < 3; ++i)
+            guests.sb.write(dom(5, "attr/vif/" + std::to_string(vif) + "/ipv4/" + std::to_string(i)),
+                            "10.0." + std::to_string(vif) + "." + std::to_string(i));
+    REQUIRE(engine.runUntil([&engine] {
+        return engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=total_keys") >= 1;
+    }));
+    REQUIRE(engine.settle());
+    const auto* gm = engine.gm(guests.hostile);
+    REQUIRE(gm != nullptr);
+    // Every kept address gives "<n>/ipv4/<i>"; the first of each vif also "<n>/ip".
+    std::size_t addresses = 0;
+    for (const auto& entry : gm->networks)
+        addresses += entry.first.find("/ipv4/") != std::string::npos ? 1U : 0U;
+    CHECK(addresses > 0);
+    CHECK(addresses < 60);
+    CHECK(engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=total_keys") == 1);
+    CHECK(victimStillServed(engine, guests, "1"));
+}
+
 TEST_CASE("A guest flooding data/ts does not starve another guest",
           "[engine][integration][hostile]")
 {
