@@ -94,6 +94,8 @@ class DebPackageTest(unittest.TestCase):
         depends = run(["dpkg-query", "-W", "-f=${Depends}", "xenrdpd"]).stdout
         for lib in ("libxenstore4", "libsystemd0", "libpam0g"):
             self.assertIn(lib, depends)
+        # The unit requires xen.service, which xen-utils-common's script provides.
+        self.assertIn("xen-utils-common", depends)
 
     def test_service_is_enabled_and_its_unit_verifies(self):
         self.assertTrue(os.path.islink(ENABLED_LINK), ENABLED_LINK)
