@@ -17,6 +17,7 @@
 
 #include "guest_control.hpp"
 #include "host_identity.hpp"
+#include "metrics_endpoint.hpp"
 #include "router.hpp"
 #include "systemd_notify.hpp"
 
@@ -110,6 +111,7 @@ private:
     std::unique_ptr<auth::LoginThrottle> throttle_;
     std::unique_ptr<dispatch::Dispatcher> dispatcher_;
     std::unique_ptr<dispatch::XapiHttpHandler> xapiHandler_;
+    std::unique_ptr<MetricsEndpoint> metricsEndpoint_;  // null when metrics-endpoint = false
     Router router_;
     std::unique_ptr<transport::HttpServer> server_;
 
@@ -201,6 +203,12 @@ bool ApplicationImpl::build()
                                                          loggers_.rpc());
     xapiHandler_ = std::make_unique<dispatch::XapiHttpHandler>(*dispatcher_);
     router_.setFallback(*xapiHandler_);
+    // GET /metrics (Prometheus); counts only, so no authentication (docs/METRICS.md).
+    if (config_.metricsEndpoint) {
+        metricsEndpoint_ = std::make_unique<MetricsEndpoint>(
+            MetricsSources{*dispatcher_, *watcher_, *xs_, store_, XENRDP_VERSION}, loggers_.daemon());
+        router_.mount(&MetricsEndpoint::accepts, *metricsEndpoint_);
+    }
 
     transport::ServerLimits limits;
     limits.maxBodyBytes = config_.maxBodyBytes;
@@ -209,6 +217,8 @@ bool ApplicationImpl::build()
     limits.readTimeout = millis(config_.readTimeout);
     server_ = std::make_unique<transport::HttpServer>(io_.get_executor(), router_, limits,
                                                       loggers_.http());
+    if (metricsEndpoint_)
+        metricsEndpoint_->attachServer(*server_);
     return true;
 }
 
@@ -331,6 +341,7 @@ void ApplicationImpl::reload()
     changed(next.xenstoreSocket != config_.xenstoreSocket, "xenstore-socket");
     changed(next.usersFile != config_.usersFile || next.pamEnabled != config_.pamEnabled, "users/pam");
     changed(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
+    changed(next.metricsEndpoint != config_.metricsEndpoint, "metrics-endpoint");
     config_ = std::move(next);
     log->info("CONFIG_RELOADED log_level={}", config_.logLevel);
     notifier_.ready("configuration reloaded");

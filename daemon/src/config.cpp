@@ -56,6 +56,7 @@ po::options_description settingsOptions()
         ("console-proxy-base-url", po::value<std::string>(), "base URL of the HTML5 RDP proxy (default http://127.0.0.1:6083/)")
         ("console-token-ttl", po::value<double>(), "seconds a console token stays valid (default 600)")
         ("rdp-port", po::value<unsigned>(), "RDP port of the guests (default 3389)")
+        ("metrics-endpoint", po::value<bool>(), "serve Prometheus metrics on GET /metrics, without authentication (default true)")
         ("log-level", po::value<std::string>(), "trace|debug|info|warn|error|off, or module=level,... (default info)")
         ("log-journal", po::value<bool>(), "syslog level prefixes, no timestamps (set by the systemd unit)");
     // clang-format on
@@ -156,6 +157,8 @@ Config buildConfig(const po::variables_map& vm, const std::string& configFile)
             throw ConfigError("rdp-port: must be 1..65535");
         c.rdpPort = static_cast<std::uint16_t>(p);
     }
+    if (vm.count("metrics-endpoint") != 0)
+        c.metricsEndpoint = vm["metrics-endpoint"].as<bool>();
     str("log-level", c.logLevel);
     if (vm.count("log-journal") != 0)
         c.logToJournal = vm["log-journal"].as<bool>();
@@ -286,6 +289,7 @@ std::string Config::describe() const
     os << "rdp-console = " << (rdpConsoleEnabled ? "true" : "false") << "\n";
     os << "console-proxy-base-url = " << consoleProxyBaseUrl << "\n";
     os << "console-token-ttl = " << consoleTokenTtl << "\n";
+    os << "metrics-endpoint = " << (metricsEndpoint ? "true" : "false") << "\n";
     os << "log-level = " << logLevel << "\n";
     return os.str();
 }

@@ -69,6 +69,9 @@ struct Config {
     double consoleTokenTtl = 600.0;
     std::uint16_t rdpPort = 3389;
 
+    // Prometheus text on GET /metrics (counts only, no authentication; docs/METRICS.md)
+    bool metricsEndpoint = true;
+
     // Logging
     std::string logLevel = "info";  ///< global level, or "module=level,..." (spdlog syntax)
     bool logToJournal = false;      ///< syslog-level prefixes and no timestamps (set under systemd)
