@@ -1,0 +1,135 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include <xapi_rpc/console/console_tracker.hpp>
+
+using namespace xenrdp;
+using namespace xenrdp::xapi_rpc::console;
+
+namespace {
+
+/// Runs the posted work (and what it posts) until none is ready.
+void settle(boost::asio::io_context& io)
+{
+    io.restart();
+    while (io.poll() != 0) {
+    }
+}
+
+struct Guest {
+    std::string vmRef;
+    std::string gmRef;
+};
+
+Guest addGuest(metrics::ObjectStore& store, metrics::StringMap networks, metrics::StringMap other)
+{
+    metrics::GuestMetricsRecord gm;
+    gm.uuid = metrics::randomUuid();
+    gm.networks = std::move(networks);
+    gm.other = std::move(other);
+    Guest g;
+    g.gmRef = store.add(metrics::Record{gm});
+    metrics::VmRecord vm;
+    vm.uuid = metrics::randomUuid();
+    vm.nameLabel = "win";
+    vm.powerState = metrics::PowerState::Running;
+    vm.domid = 3;
+    vm.guestMetrics = g.gmRef;
+    g.vmRef = store.add(metrics::Record{vm});
+    return g;
+}
+
+const metrics::VmRecord& vmOf(const metrics::ObjectStore& store, const std::string& ref)
+{
+    return *store.getAs<metrics::VmRecord>(ref);
+}
+
+}  // namespace
+
+TEST_CASE("ConsoleTracker lists an rdp console once the guest reports RDP and an address", "[console][unit]")
+{
+    boost::asio::io_context io;
+    metrics::ObjectStore store;
+    auto g = addGuest(store, {{"0/ip", "192.0.2.10"}}, {{"data-ts", "0"}});
+    ConsoleTracker tracker(io.get_executor(), store, 3389);
+    tracker.start();
+    settle(io);
+    CHECK(store.count(metrics::ObjectClass::Console) == 0);
+
+    auto gm = *store.getAs<metrics::GuestMetricsRecord>(g.gmRef);
+    gm.other["data-ts"] = "1";
+    store.update(g.gmRef, metrics::Record{gm});
+    settle(io);
+    auto console = tracker.consoleOf(g.vmRef);
+    REQUIRE(console);
+    const auto* rec = store.getAs<metrics::ConsoleRecord>(*console);
+    REQUIRE(rec != nullptr);
+    CHECK(rec->protocol == "rdp");
+    CHECK(rec->location == "rdp://192.0.2.10:3389");
+    CHECK(rec->vm == g.vmRef);
+    CHECK(vmOf(store, g.vmRef).consoles == std::vector<std::string>{*console});
+
+    SECTION("the location follows the address")
+    {
+        gm.networks["0/ip"] = "192.0.2.11";
+        store.update(g.gmRef, metrics::Record{gm});
+        settle(io);
+        CHECK(store.getAs<metrics::ConsoleRecord>(*console)->location == "rdp://192.0.2.11:3389");
+    }
+    SECTION("RDP off removes it")
+    {
+        gm.other["data-ts"] = "0";
+        store.update(g.gmRef, metrics::Record{gm});
+        settle(io);
+        CHECK(store.count(metrics::ObjectClass::Console) == 0);
+        CHECK(vmOf(store, g.vmRef).consoles.empty());
+    }
+}
+
+TEST_CASE("ConsoleTracker reports halts and reboots and drops the console", "[console][unit]")
+{
+    boost::asio::io_context io;
+    metrics::ObjectStore store;
+    auto g = addGuest(store, {{"0/ip", "192.0.2.10"}}, {{"data-ts", "1"}});
+    ConsoleTracker tracker(io.get_executor(), store, 3389);
+    std::vector<std::pair<std::string, std::int64_t>> stopped;
+    tracker.onVmStopped([&stopped](const std::string& ref, std::int64_t domid) { stopped.emplace_back(ref, domid); });
+    tracker.start();
+    settle(io);
+    REQUIRE(store.count(metrics::ObjectClass::Console) == 1);
+
+    SECTION("reboot: a new domid")
+    {
+        auto vm = vmOf(store, g.vmRef);
+        vm.domid = 9;
+        store.update(g.vmRef, metrics::Record{vm});
+        settle(io);
+        REQUIRE(stopped.size() == 1);
+        CHECK(stopped[0] == std::make_pair(g.vmRef, std::int64_t{9}));
+        CHECK(store.count(metrics::ObjectClass::Console) == 1);
+    }
+    SECTION("halt")
+    {
+        auto vm = vmOf(store, g.vmRef);
+        vm.powerState = metrics::PowerState::Halted;
+        vm.domid = -1;
+        store.update(g.vmRef, metrics::Record{vm});
+        settle(io);
+        REQUIRE(stopped.size() == 1);
+        CHECK(stopped[0] == std::make_pair(g.vmRef, std::int64_t{-1}));
+        CHECK(store.count(metrics::ObjectClass::Console) == 0);
+        CHECK(vmOf(store, g.vmRef).consoles.empty());
+    }
+    SECTION("VM removed")
+    {
+        store.remove(g.vmRef);
+        settle(io);
+        REQUIRE(stopped.size() == 1);
+        CHECK(store.count(metrics::ObjectClass::Console) == 0);
+    }
+}

@@ -1,0 +1,83 @@
+#pragma once
+/// ConsoleTracker: keeps one XenAPI `console` object (protocol "rdp",
+/// location "rdp://<guest address>:<port>") for every running guest that
+/// reports RDP on (VM_guest_metrics.other["data-ts"] non-zero) and an
+/// address, and lists it in its VM's `consoles`; removes it when either
+/// goes.  Store changes become event.from events (console add/del, VM mod).
+///
+/// It follows the ObjectStore's change feed (waitForChange, then
+/// changesSince over VM and VM_guest_metrics), so it also tells a listener
+/// when a VM halted, rebooted (new domid) or went: the console token store
+/// drops that VM's tokens then.
+///
+/// Threading: single io thread; construct, start(), stop() and destroy on
+/// the io executor.  Its work runs in handlers posted there; nothing blocks.
+/// Ownership: references the store, which must outlive it; destroying it
+/// (or stop()) cancels its wait, and posted work is then dropped.
+/// Failure: no exception leaves a handler; an unexpected one is logged
+/// (CONSOLE_TRACKER_FAILED) and the tracker resynchronises from scratch.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <metrics/object_store.hpp>
+
+namespace spdlog {
+class logger;
+}
+
+namespace xenrdp::xapi_rpc::console {
+
+class ConsoleTracker {
+public:
+    /// Called with a VM's ref and the domid it now runs as (-1 if halted or gone).
+    using VmStopped = std::function<void(const std::string& vmRef, std::int64_t domid)>;
+
+    ConsoleTracker(boost::asio::any_io_executor io, metrics::ObjectStore& store, std::uint16_t rdpPort,
+                   std::shared_ptr<spdlog::logger> logger = nullptr);
+    ~ConsoleTracker();
+    ConsoleTracker(const ConsoleTracker&) = delete;
+    ConsoleTracker& operator=(const ConsoleTracker&) = delete;
+
+    /// Catches up with the store now (inline) and follows it from then on.
+    void start();
+    /// Stops following; the console objects stay.
+    void stop() noexcept;
+    /// One listener; a later call replaces it.  It must not throw.
+    void onVmStopped(VmStopped listener) { onVmStopped_ = std::move(listener); }
+    /// The console ref of a VM, if it has one.
+    [[nodiscard]] std::optional<std::string> consoleOf(const std::string& vmRef) const;
+
+private:
+    struct VmState {
+        std::string guestMetrics;
+        bool running = false;
+        std::int64_t domid = -1;
+    };
+    void sync();
+    void arm();
+    void evaluate(const std::string& vmRef);
+    void forgetVm(const std::string& vmRef);
+    void removeConsole(const std::string& vmRef);
+    void setListed(const std::string& vmRef, const std::string& consoleRef, bool listed);
+
+    boost::asio::any_io_executor io_;
+    metrics::ObjectStore& store_;
+    std::uint16_t rdpPort_;
+    std::shared_ptr<spdlog::logger> log_;
+    VmStopped onVmStopped_;
+    std::uint64_t since_ = 0;
+    std::optional<metrics::ObjectStore::WaiterId> wait_;
+    bool running_ = false;
+    std::unordered_map<std::string, VmState> vms_;           ///< VM ref -> last seen
+    std::unordered_map<std::string, std::string> gmToVm_;    ///< guest-metrics ref -> VM ref
+    std::unordered_map<std::string, std::string> consoles_;  ///< VM ref -> console ref
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace xenrdp::xapi_rpc::console
