@@ -9,6 +9,7 @@
 #include <xapi_rpc/auth/pam_authenticator.hpp>
 #include <xapi_rpc/auth/role.hpp>
 #include <xapi_rpc/auth/users_file.hpp>
+#include <xapi_rpc/console/console_service.hpp>
 #include <xapi_rpc/dispatch/dispatcher.hpp>
 #include <xapi_rpc/dispatch/http_handler.hpp>
 #include <xapi_rpc/dispatch/wire_records.hpp>
@@ -59,6 +60,18 @@ auth::PamRoles pamRoles(const Config& config)
             roles.users[user] = *r;
     return roles;
 }
+
+// --- RDP console (issue 5): Config -> console part options ---
+xapi_rpc::console::ConsoleServiceOptions consoleOptions(const Config& config)
+{
+    xapi_rpc::console::ConsoleServiceOptions options;
+    options.nova.enabled = config.rdpConsoleEnabled;
+    options.nova.proxyBaseUrl = config.consoleProxyBaseUrl;
+    options.nova.rdpPort = config.rdpPort;
+    options.tokenTtl = millis(config.consoleTokenTtl);
+    return options;
+}
+// --- end RDP console ---
 
 }  // namespace
 
@@ -112,6 +125,7 @@ private:
     std::unique_ptr<dispatch::Dispatcher> dispatcher_;
     std::unique_ptr<dispatch::XapiHttpHandler> xapiHandler_;
     std::unique_ptr<MetricsEndpoint> metricsEndpoint_;  // null when metrics-endpoint = false
+    std::unique_ptr<xapi_rpc::console::ConsoleService> console_;  // Nova RDP console API + console objects
     Router router_;
     std::unique_ptr<transport::HttpServer> server_;
 
@@ -209,6 +223,13 @@ bool ApplicationImpl::build()
             MetricsSources{*dispatcher_, *watcher_, *xs_, store_, XENRDP_VERSION}, loggers_.daemon());
         router_.mount(&MetricsEndpoint::accepts, *metricsEndpoint_);
     }
+    // --- RDP console (issue 5): Nova console URLs/tokens, XenAPI rdp console objects ---
+    console_ = std::make_unique<xapi_rpc::console::ConsoleService>(
+        io_.get_executor(), store_, *auth_, *throttle_, dispatcher_->sessions(), consoleOptions(config_),
+        loggers_.console());
+    router_.mount(&xapi_rpc::console::NovaConsoleHandler::accepts, console_->handler());
+    console_->start();
+    // --- end RDP console ---
 
     transport::ServerLimits limits;
     limits.maxBodyBytes = config_.maxBodyBytes;
@@ -302,6 +323,7 @@ void ApplicationImpl::shutdown(const char* why)
     // Drain: stop accepting, let calls in progress be answered, then stop
     // the engines and leave run().
     server_->stop(std::chrono::seconds(5), [this] {
+        console_->stop();
         watcher_->stop();
         xs_->stop();
         signals_.cancel();
@@ -342,6 +364,7 @@ void ApplicationImpl::reload()
     changed(next.usersFile != config_.usersFile || next.pamEnabled != config_.pamEnabled, "users/pam");
     changed(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
     changed(next.metricsEndpoint != config_.metricsEndpoint, "metrics-endpoint");
+    console_->reconfigure(consoleOptions(next));  // RDP console: switch, proxy URL, TTL at once
     config_ = std::move(next);
     log->info("CONFIG_RELOADED log_level={}", config_.logLevel);
     notifier_.ready("configuration reloaded");
