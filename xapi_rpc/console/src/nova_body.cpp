@@ -34,6 +34,13 @@ constexpr std::string_view kXmlDeclaration = "<?xml version='1.0' encoding='UTF-
 /// string can never make rendering throw.
 std::string dumpJson(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+/// Client text quoted in a message, cut short so a huge value is not echoed.
+std::string clip(std::string text)
+{
+    if (text.size() > 64) text = text.substr(0, 64) + "...";
+    return text;
+}
+
 std::string xmlField(std::string_view name, std::string_view value)
 {
     return "<" + std::string(name) + ">" + detail::xmlEscape(value) + "</" + std::string(name) + ">";
@@ -60,8 +67,36 @@ std::string_view contentTypeOf(WireFormat format) noexcept
     return format == WireFormat::Xml ? "application/xml" : "application/json";
 }
 
+namespace {
+
+/// True when arrays/objects nest deeper than `limit`.  Valid bodies nest
+/// two deep; refusing deep ones up front keeps a hostile body from costing
+/// a parse (and a recursive teardown) of a million levels.
+bool nestsDeeper(std::string_view body, int limit)
+{
+    int depth = 0;
+    bool inString = false;
+    bool escaped = false;
+    for (char c : body) {
+        if (inString) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') inString = false;
+            continue;
+        }
+        if (c == '"') inString = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > limit) return true;
+        } else if (c == '}' || c == ']') --depth;
+    }
+    return false;
+}
+
+}  // namespace
+
 ParsedBody parseJsonAction(std::string_view body)
 {
+    if (nestsDeeper(body, 16)) return BodyError{"Malformed request body"};
     const json doc = json::parse(body.begin(), body.end(), nullptr, false);
     if (doc.is_discarded()) return BodyError{"Malformed request body"};
     if (!doc.is_object() || doc.size() != 1)
@@ -76,13 +111,13 @@ ParsedBody parseJsonAction(std::string_view body)
         return out;
     }
     if (!value.is_object())
-        return BodyError{"Invalid input for field/attribute " + name + ". Value: " + dumpJson(value) +
+        return BodyError{"Invalid input for field/attribute " + clip(name) + ". Value: " + clip(dumpJson(value)) +
                          ". It is not of type 'object'"};
     for (auto it = value.begin(); it != value.end(); ++it) {
         const std::string& key = it.key();
         const json& member = it.value();
         if (!member.is_string())
-            return BodyError{"Invalid input for field/attribute " + key + ". Value: " + dumpJson(member) +
+            return BodyError{"Invalid input for field/attribute " + clip(key) + ". Value: " + clip(dumpJson(member)) +
                              ". It is not of type 'string'"};
         out.fields.emplace(key, member.get<std::string>());
     }

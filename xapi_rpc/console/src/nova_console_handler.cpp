@@ -104,6 +104,9 @@ std::optional<std::pair<std::string, std::string>> basicCredentials(std::string_
 
 std::string hashPrefix(std::string_view token) { return ConsoleTokenStore::hashToken(token).substr(0, 8); }
 
+/// Client text quoted in a message, cut short so a huge value is not echoed.
+std::string clip(const std::string& text) { return text.size() <= 64 ? text : text.substr(0, 64) + "..."; }
+
 /// The only allowed members are `allowed`; all of `required` must be there.
 std::optional<std::string> checkMembers(const ActionBody& body, const std::set<std::string>& allowed,
                                         const std::set<std::string>& required)
@@ -113,15 +116,16 @@ std::optional<std::string> checkMembers(const ActionBody& body, const std::set<s
     for (const auto& [key, value] : body.fields)
         if (allowed.count(key) == 0)
             return "Invalid input for field/attribute " + body.name +
-                   ". Additional properties are not allowed ('" + key + "' was unexpected)";
+                   ". Additional properties are not allowed ('" + clip(key) + "' was unexpected)";
     for (const auto& key : required)
         if (body.fields.count(key) == 0)
             return "Invalid input for field/attribute " + body.name + ". '" + key + "' is a required property";
     return std::nullopt;
 }
 
-std::string notOneOf(const std::string& field, const std::string& value, const char* allowed)
+std::string notOneOf(const std::string& field, const std::string& rawValue, const char* allowed)
 {
+    const std::string value = clip(rawValue);
     return "Invalid input for field/attribute " + field + ". Value: " + value + ". '" + value +
            "' is not one of " + allowed;
 }
@@ -252,7 +256,7 @@ void NovaConsoleHandler::proceed(Pending& pending, const Identity& who)
     switch (route.kind) {
     case RouteKind::ServerAction: {
         const char* expected = v3 ? "get_rdp_console" : "os-getRDPConsole";
-        if (action.name != expected) return bad("There is no such action: " + action.name);
+        if (action.name != expected) return bad("There is no such action: " + clip(action.name));
         if (auto problem = checkMembers(action, {"type"}, {"type"})) return bad(*problem);
         const std::string& type = action.fields.at("type");
         if (type != kConsoleType) return bad(notOneOf("type", type, "['rdp-html5']"));
@@ -274,15 +278,15 @@ void NovaConsoleHandler::proceed(Pending& pending, const Identity& who)
                                 "['novnc', 'xvpvnc', 'rdp-html5', 'spice-html5', 'serial', 'webmks']"));
         if (protocol != "rdp" || type != kConsoleType) {
             if (protocol == "rdp" || type == kConsoleType)
-                return bad("Invalid parameters: protocol " + protocol + " does not support type " + type);
-            return bad("Unavailable console type " + type + ".");
+                return bad("Invalid parameters: protocol " + clip(protocol) + " does not support type " + clip(type));
+            return bad("Unavailable console type " + clip(type) + ".");
         }
         issueUrl(pending, who, true);
         return;
     }
     case RouteKind::TokenAction: {
         const char* expected = v3 ? "get_console_connect_info" : "os-getConsoleConnectInfo";
-        if (action.name != expected) return bad("There is no such action: " + action.name);
+        if (action.name != expected) return bad("There is no such action: " + clip(action.name));
         if (!action.fields.empty())
             return bad("Invalid input for field/attribute " + action.name + ". It takes no parameters");
         resolveToken(pending, who);
