@@ -26,6 +26,8 @@ INSTALLED_FILES = [
     "/etc/xenrdpd/xenrdpd.conf",
     "/etc/pam.d/xenrdpd",
     "/usr/share/man/man8/xenrdpd.8.gz",
+    "/usr/bin/xenrdp-xe",
+    "/usr/share/man/man1/xenrdp-xe.1.gz",
     "/usr/share/doc/xenrdpd/copyright",
 ]
 ENABLED_LINK = "/etc/systemd/system/multi-user.target.wants/xenrdpd.service"
@@ -79,6 +81,7 @@ class DebPackageTest(unittest.TestCase):
         for path in INSTALLED_FILES:
             self.assertTrue(os.path.isfile(path), path)
         self.assertTrue(os.access("/usr/sbin/xenrdpd", os.X_OK))
+        self.assertTrue(os.access("/usr/bin/xenrdp-xe", os.X_OK))
         with open("/etc/pam.d/xenrdpd") as f:
             pam = f.read()
         self.assertIn("@include common-auth", pam)
@@ -154,6 +157,11 @@ class DebPackageTest(unittest.TestCase):
             vms = server.VM.get_all_records(login["Value"])
             self.assertEqual(vms["Status"], "Success", vms)
             self.assertIn(uuid, [r["uuid"] for r in vms["Value"].values()])
+
+            # The installed client, as root on the Unix socket (no password).
+            r = run(["/usr/bin/xenrdp-xe", "--socket", os.path.join(work, "xapi.sock"),
+                     "vm-list", "name-label=packaged-guest", "params=uuid", "--minimal"])
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, uuid), r.stderr)
 
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=30), 0)

@@ -1,9 +1,10 @@
 """The man pages render without a warning from man(1) or groff, have a
 whatis line, and xenrdpd(8) documents every setting xenrdpd accepts."""
 import os
+import re
 import unittest
 
-from common import DAEMON, MAN_DIR, run, setting_names
+from common import DAEMON, MAN_DIR, SOURCE_DIR, run, setting_names
 
 PAGES = ["xenrdpd.8", "xenrdp-xe.1"]
 
@@ -46,6 +47,21 @@ class ManPagesTest(unittest.TestCase):
             with self.subTest(setting=name):
                 self.assertIn("\\-\\-" + name.replace("-", "\\-"), text,
                               f"--{name} is not documented in xenrdpd.8")
+
+    def test_xenrdp_xe_page_documents_the_clients_options(self):
+        cli = os.path.join(SOURCE_DIR, "cli", "xenrdp-xe")
+        with open(cli) as f:
+            source = f.read()
+        with open(os.path.join(MAN_DIR, "xenrdp-xe.1")) as f:
+            page = f.read()
+        # Options the client parses, and its commands.
+        options = set(re.findall(r'"(-{1,2}[a-z]+)"', source))
+        commands = set(re.findall(r'^    "([a-z-]+)": \(cmd_', source, re.M))
+        self.assertTrue({"-s", "--minimal"} <= options, options)
+        self.assertIn("vm-call-plugin", commands)
+        for word in sorted(options | commands):
+            with self.subTest(word=word):
+                self.assertIn(word.replace("-", "\\-"), page, f"{word} is not in xenrdp-xe.1")
 
 
 if __name__ == "__main__":

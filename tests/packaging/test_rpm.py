@@ -6,6 +6,7 @@ Set XENRDP_RPM to an already built .rpm to test that one instead of building.
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -63,10 +64,15 @@ class RpmPackageTest(unittest.TestCase):
 
     def test_file_list(self):
         files = self.query("-l").split()
-        for path in ("/usr/sbin/xenrdpd", UNIT, "/etc/xenrdpd/xenrdpd.conf",
-                     "/etc/pam.d/xenrdpd", "/usr/share/licenses/xenrdpd/LICENSE"):
+        for path in ("/usr/sbin/xenrdpd", UNIT, "/etc/xenrdpd/xenrdpd.conf", "/etc/pam.d/xenrdpd"):
             self.assertIn(path, files)
-        self.assertTrue(any(f.startswith("/usr/share/man/man8/xenrdpd.8") for f in files), files)
+        # %license: /usr/share/licenses/NAME, or NAME-VERSION with older
+        # %_docdir_fmt defaults (Debian's rpm).
+        self.assertTrue(any(re.fullmatch(r"/usr/share/licenses/xenrdpd(-[0-9.]+)?/LICENSE", f)
+                            for f in files), files)
+        self.assertIn("/usr/bin/xenrdp-xe", files)
+        for page in ("/usr/share/man/man8/xenrdpd.8", "/usr/share/man/man1/xenrdp-xe.1"):
+            self.assertTrue(any(f.startswith(page) for f in files), files)
 
     def test_config_files_are_noreplace(self):
         # %config(noreplace) shows as flag "n" in --dump's "config" column.
