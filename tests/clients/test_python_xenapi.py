@@ -6,8 +6,13 @@ Login, list VMs, read guest metrics, request-rdp-on and see data-ts become
 SESSION_INVALID after a daemon restart makes the client log in again.
 """
 import http.client
+import os
+import shutil
 import socket
+import ssl
+import subprocess
 import sys
+import tempfile
 import unittest
 import warnings
 import xmlrpc.client
@@ -147,6 +152,30 @@ class XenAPISessionTest(unittest.TestCase):
         self.assertTrue(session.xenapi.session.get_is_local_superuser(session.handle))
         ref, _ = find_vm(session, "win10-rdp")
         self.assertEqual(session.xenapi.VM.get_power_state(ref), "Running")
+
+
+class TlsTest(unittest.TestCase):
+    def test_xenapi_session_works_over_tls(self):
+        sandbox = harness.Sandbox()
+        self.addCleanup(sandbox.close)
+        sandbox.add_domain(GUEST_DOMID, "win10-rdp")
+        certdir = tempfile.mkdtemp(prefix="xenrdp-tls-")
+        self.addCleanup(shutil.rmtree, certdir, True)
+        cert, key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        port = harness.free_port()
+        daemon = harness.Daemon(sandbox, extra_args=["--tls-listen", f"127.0.0.1:{port}",
+                                                     "--tls-cert", cert, "--tls-key", key])
+        self.addCleanup(daemon.close)
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        session = XenAPI.Session(f"https://127.0.0.1:{port}/",
+                                 transport=xmlrpc.client.SafeTransport(context=context))
+        session.xenapi.login_with_password("admin", "admin-password")
+        self.addCleanup(session.xenapi.session.logout)
+        names = [r["name_label"] for r in session.xenapi.VM.get_all_records().values()]
+        self.assertIn("win10-rdp", names)
 
 
 class SessionInvalidTest(unittest.TestCase):
