@@ -66,11 +66,13 @@ class DebPackageTest(unittest.TestCase):
         cls.deb = os.environ.get("XENRDP_DEB") or build_deb()
         r = run(["dpkg-deb", "-f", cls.deb, "Version"])
         cls.version = r.stdout.strip()
+        # Purged afterwards even if the installation itself fails half-way.
+        cls.addClassCleanup(cls.purge)
         r = run(["dpkg", "-i", cls.deb], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         assert r.returncode == 0, "dpkg -i failed:\n" + r.stdout + r.stderr
 
     @classmethod
-    def tearDownClass(cls):
+    def purge(cls):
         r = run(["dpkg", "--purge", "xenrdpd"])
         assert r.returncode == 0, "dpkg --purge failed:\n" + r.stdout + r.stderr
         left = [p for p in INSTALLED_FILES + [ENABLED_LINK, "/etc/xenrdpd"] if os.path.lexists(p)]
@@ -138,25 +140,28 @@ class DebPackageTest(unittest.TestCase):
                      "--login-failure-delay", "0"],
                     stdout=log, stderr=subprocess.STDOUT)
 
-            def log_has(pattern):
+            def log_text():
                 with open(log_path) as f:
-                    text = f.read()
+                    return f.read()
+
+            def log_has(pattern):
+                text = log_text()
                 if proc.poll() is not None:
                     raise AssertionError(f"xenrdpd exited ({proc.returncode}):\n{text}")
                 return re.search(pattern, text)
 
             harness.wait_until(lambda: log_has(r"DAEMON_READY"), 30, "DAEMON_READY")
-            self.assertIn("config=/etc/xenrdpd/xenrdpd.conf", open(log_path).read())
+            self.assertIn("config=/etc/xenrdpd/xenrdpd.conf", log_text())
 
-            server = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/")
-            methods = server.system.listMethods()
-            for name in ("session.login_with_password", "VM.get_all_records", "VM.call_plugin"):
-                self.assertIn(name, methods)
-            login = server.session.login_with_password("admin", "admin-password", "1.0", "test_deb")
-            self.assertEqual(login["Status"], "Success", login)
-            vms = server.VM.get_all_records(login["Value"])
-            self.assertEqual(vms["Status"], "Success", vms)
-            self.assertIn(uuid, [r["uuid"] for r in vms["Value"].values()])
+            with xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/") as server:
+                methods = server.system.listMethods()
+                for name in ("session.login_with_password", "VM.get_all_records", "VM.call_plugin"):
+                    self.assertIn(name, methods)
+                login = server.session.login_with_password("admin", "admin-password", "1.0", "test_deb")
+                self.assertEqual(login["Status"], "Success", login)
+                vms = server.VM.get_all_records(login["Value"])
+                self.assertEqual(vms["Status"], "Success", vms)
+                self.assertIn(uuid, [r["uuid"] for r in vms["Value"].values()])
 
             # The installed client, as root on the Unix socket (no password).
             r = run(["/usr/bin/xenrdp-xe", "--socket", os.path.join(work, "xapi.sock"),
@@ -165,7 +170,7 @@ class DebPackageTest(unittest.TestCase):
 
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=30), 0)
-            self.assertIn("DAEMON_STOPPED", open(log_path).read())
+            self.assertIn("DAEMON_STOPPED", log_text())
         finally:
             if proc and proc.poll() is None:
                 proc.kill()
