@@ -30,9 +30,9 @@ po::options_description settingsOptions()
     po::options_description d("Settings (flags, or keys of the config file)");
     // clang-format off
     d.add_options()
-        ("listen", po::value<std::vector<std::string>>()->composing(),
+        ("listen", po::value<std::vector<std::string>>(),
          "XenAPI over HTTP on HOST:PORT (repeatable)")
-        ("tls-listen", po::value<std::vector<std::string>>()->composing(),
+        ("tls-listen", po::value<std::vector<std::string>>(),
          "XenAPI over HTTPS on HOST:PORT (repeatable; needs tls-cert and tls-key)")
         ("tls-cert", po::value<std::string>(), "PEM certificate chain for tls-listen")
         ("tls-key", po::value<std::string>(), "PEM private key for tls-listen")
@@ -46,7 +46,7 @@ po::options_description settingsOptions()
         ("users", po::value<std::string>(), "users file: lines name:role:crypt-hash (SHA-512 crypt)")
         ("pam-service", po::value<std::string>(), "PAM service name (default xenrdpd)")
         ("pam", po::value<bool>(), "authenticate with PAM (default true)")
-        ("pam-role", po::value<std::vector<std::string>>()->composing(),
+        ("pam-role", po::value<std::vector<std::string>>(),
          "USER=ROLE for PAM users (repeatable; default root=pool-admin, others read-only)")
         ("max-body-bytes", po::value<std::size_t>(), "largest request body (default 1048576)")
         ("max-connections", po::value<std::size_t>(), "most client connections at once (default 1024)")
