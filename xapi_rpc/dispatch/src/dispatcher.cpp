@@ -300,7 +300,10 @@ void DispatcherImpl::registerSystemAndSession()
                     reply(Outcome::failure({"INTERNAL_ERROR", "unknown exception"}));
                 }
             };
-            self->auth_.authenticate(user, std::move(password), self->throttle_.wrap(std::move(done)));
+            // Hand over a copy and wipe ours: a moved-from short string keeps
+            // its characters in its inline buffer, where wipe() (size 0) would
+            // not reach them.  The authenticator wipes the copy it gets.
+            self->auth_.authenticate(user, std::string(password), self->throttle_.wrap(std::move(done)));
             wipe(password);
         };
         add("session.login_with_password", std::move(spec));
