@@ -208,6 +208,10 @@ bool ApplicationImpl::build()
 
     dispatch::DispatcherConfig dispatcherConfig;
     dispatcherConfig.sessions.maxSessions = config_.maxSessions;
+    // event.from may answer early with no events; clients loop anyway
+    // (XenCenter asks for 30 s, Xen Orchestra for 60 s).  A 5-minute cap
+    // bounds what a long-poll left behind by a vanished client costs.
+    dispatcherConfig.maxEventTimeout = std::chrono::minutes(5);
     dispatcherConfig.sessions.idleTimeout =
         std::chrono::seconds(static_cast<std::int64_t>(config_.sessionIdleTimeout));
     dispatcherConfig.callPluginInterval =
