@@ -17,3 +17,11 @@ if(_xenrdp_san)
   add_compile_options(-fsanitize=${_xenrdp_san_list} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_xenrdp_san_list})
 endif()
+
+# Fuzz builds: every library gets libFuzzer's coverage instrumentation plus
+# ASan and UBSan; only the fuzz/ executables link libFuzzer's main.
+if(XENRDP_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=address,undefined)
+endif()
