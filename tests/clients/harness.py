@@ -83,6 +83,26 @@ class Sandbox:
         r = subprocess.run([SANDBOX_CLI, "read", self.dir, path], capture_output=True, text=True)
         return r.stdout.rstrip("\n") if r.returncode == 0 else None
 
+    def kill_xenstored(self):
+        """SIGKILL to xenstored: the daemon's connection dies mid-flight."""
+        self._cli("kill")
+
+    def restart_xenstored(self):
+        """Starts a fresh xenstored on the same socket, holding only dom0;
+        domains must be laid out again."""
+        self._cli("restart")
+
+    def dump(self):
+        """The whole store as {path: value}, read with xenstore-ls."""
+        env = dict(os.environ, XENSTORED_PATH=self.socket)
+        out = subprocess.run(["xenstore-ls", "-f", "/"], env=env, check=True, capture_output=True,
+                             text=True).stdout
+        tree = {}
+        for line in out.splitlines():
+            path, _, value = line.partition(" = ")
+            tree[path] = value
+        return tree
+
     def start_agent(self, domid, agent="current", rdp=False, ip=None, os_name=None):
         args = [GUEST_AGENT, "--socket", self.socket, "--domid", str(domid), "--agent", agent,
                 "--rdp", "1" if rdp else "0"]
