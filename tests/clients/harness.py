@@ -132,7 +132,8 @@ class Sandbox:
 class Daemon:
     """xenrdpd under test, with its log captured."""
 
-    def __init__(self, sandbox, extra_args=(), port=None, users=None):
+    def __init__(self, sandbox, extra_args=(), port=None, users=None, log_level="info",
+                 login_failure_delay="0.3"):
         self.sandbox = sandbox
         self.dir = tempfile.mkdtemp(prefix="xenrdpd-")
         self.port = port or free_port()
@@ -144,6 +145,8 @@ class Daemon:
             ("reader", "read-only", "reader-password"),
         ])
         self.extra_args = list(extra_args)
+        self.log_level = log_level
+        self.login_failure_delay = login_failure_delay
         self.proc = None
         self.log_file = None
         self.start()
@@ -151,7 +154,8 @@ class Daemon:
     def start(self):
         args = [DAEMON, "--config", "/dev/null", "--xenstore-socket", self.sandbox.socket,
                 "--listen", f"127.0.0.1:{self.port}", "--unix-socket", self.unix_socket,
-                "--users", self.users_file, "--log-level", "info", "--login-failure-delay", "0.3",
+                "--users", self.users_file, "--log-level", self.log_level, "--login-failure-delay",
+                str(self.login_failure_delay),
                 "--pam", "false", *self.extra_args]
         # The log goes to a file, never a pipe nobody drains.
         self.log_path = os.path.join(self.dir, "xenrdpd.log")
