@@ -286,6 +286,9 @@ private:
         std::map<std::string, int> dirty;  ///< rel -> depth still to read
         bool extrasDirty = false;
         bool jobPending = false;
+        /// Watches (by index in watchedBases()) whose firing at registration
+        /// has arrived.
+        std::vector<bool> registrationSeen;
         std::bitset<static_cast<std::size_t>(WarnKind::Count)> warned;
     };
 
@@ -297,7 +300,8 @@ private:
     void attach(std::uint32_t domid, const std::string& uuid, DiscoverResult& result);
     void refresh(Domain& domain, DiscoverResult& result);
     void release(std::uint32_t domid);
-    void onGuestEvent(std::uint32_t domid, std::uint64_t epoch, std::string_view path);
+    void onGuestEvent(std::uint32_t domid, std::uint64_t epoch, std::string_view path,
+                      std::size_t watchIndex);
     void pump(Domain& domain);
     void onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch, bool extras);
     void applyBatch(Domain& domain, ReadBatch& batch);
@@ -656,13 +660,15 @@ void DomainWatcherImpl::attach(std::uint32_t domid, const std::string& uuid,
         // its subtree, covering changes between our read and the watch.
         const std::string base = detail::domainPath(domid);
         const std::uint64_t epoch = domain->epoch;
-        for (const detail::WatchedBase& watched : detail::watchedBases()) {
+        const auto& bases = detail::watchedBases();
+        domain->registrationSeen.assign(bases.size(), false);
+        for (std::size_t i = 0; i < bases.size(); ++i) {
             domain->watches.push_back(xs_.watch(
-                base + "/" + std::string(watched.rel),
-                [self = this, domid, epoch](std::string_view path) {
+                base + "/" + std::string(bases[i].rel),
+                [self = this, domid, epoch, i](std::string_view path) {
                     // Watches die with the Domain, which dies before this.
-                    self->guarded("event", [self, domid, epoch, path] {
-                        self->onGuestEvent(domid, epoch, path);
+                    self->guarded("event", [self, domid, epoch, path, i] {
+                        self->onGuestEvent(domid, epoch, path, i);
                     });
                 }));
         }
@@ -723,12 +729,23 @@ void DomainWatcherImpl::release(std::uint32_t domid)
 // ------------------------------------------------------------ guest events
 
 void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
-                                     std::string_view path)
+                                     std::string_view path, std::size_t watchIndex)
 {
     ++stats_.watchEvents;
     Domain* domain = find(domid, epoch);
     if (domain == nullptr || !running_)
         return;
+    // A watch's first event is its firing at registration (xenstored queues
+    // it before the XS_WATCH reply).  It re-lists the watch's own subtree,
+    // covering changes between discover()'s read and the watch, but does not
+    // re-read the unwatched extras: discover() has just read them, and at
+    // start-up the four firings per guest would otherwise repeat ~10
+    // requests per guest (xenstored's cost per request grows with domains).
+    bool registration = false;
+    if (watchIndex < domain->registrationSeen.size() && !domain->registrationSeen[watchIndex]) {
+        domain->registrationSeen[watchIndex] = true;
+        registration = true;
+    }
     // Strict: the path must lie in this domain's own tree and in a watched
     // subtree; anything else is ignored, never followed.
     std::optional<DomainPath> parsed = detail::parseDomainPath(path);
@@ -766,7 +783,8 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
         for (const detail::WatchedBase& watched : detail::watchedBases())
             domain->dirty.emplace(std::string(watched.rel), watched.depth);
     }
-    domain->extrasDirty = true;
+    if (!registration)
+        domain->extrasDirty = true;
     pump(*domain);
 }
 
