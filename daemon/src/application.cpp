@@ -324,7 +324,7 @@ void ApplicationImpl::shutdown(const char* why)
     notifier_.stopping();
     loggers_.daemon()->info("DAEMON_STOPPING signal={}", why);
     watchdog_.cancel();
-    // Drain: stop accepting, let calls in progress be answered, then stop
+    // Drain: stop accepting and let calls in progress be answered, then stop
     // the engines and leave run().
     server_->stop(std::chrono::seconds(5), [this] {
         console_->stop();
@@ -333,6 +333,10 @@ void ApplicationImpl::shutdown(const char* why)
         signals_.cancel();
         io_.stop();
     });
+    // Answer event long-polls now: they would otherwise hold the drain to its
+    // bound.  After stop(), so their answers say "Connection: close" and the
+    // clients hang up at once instead of lingering on a kept-alive socket.
+    dispatcher_->releaseWaiters();
 }
 
 void ApplicationImpl::reload()

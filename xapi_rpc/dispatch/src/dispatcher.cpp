@@ -386,4 +386,6 @@ const DispatchCounters& Dispatcher::counters() const { return impl_->counters();
 
 SessionManager& Dispatcher::sessions() { return impl_->sessions_; }
 
+void Dispatcher::releaseWaiters() { impl_->releaseWaiters(); }
+
 }  // namespace xenrdp::xapi_rpc::dispatch

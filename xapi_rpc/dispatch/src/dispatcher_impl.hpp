@@ -96,6 +96,7 @@ public:
     void recheckWaiter(std::uint64_t id);
     void finishWaiter(std::uint64_t id, Outcome outcome);
     void timeoutWaiter(std::uint64_t id);
+    void releaseWaiters();
     void armWaiter(const std::shared_ptr<EventWaiter>& waiter);
     Value eventsFromChanges(const std::vector<metrics::Change>& changes, bool legacy) const;
     Value eventFromResult(const metrics::ChangesResult& result) const;
@@ -119,6 +120,8 @@ public:
 
     std::unordered_map<std::uint64_t, std::shared_ptr<EventWaiter>> waiters_;
     std::uint64_t nextWaiter_ = 1;
+    /// Set by releaseWaiters(): waits that start afterwards end at once.
+    bool waitersReleased_ = false;
     std::unordered_map<std::string, EventRegistration> registrations_;  ///< by session ref
 };
 

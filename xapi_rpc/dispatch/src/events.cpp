@@ -249,6 +249,17 @@ void DispatcherImpl::timeoutWaiter(std::uint64_t id)
     }
 }
 
+void DispatcherImpl::releaseWaiters()
+{
+    waitersReleased_ = true;
+    std::vector<std::uint64_t> ids;
+    ids.reserve(waiters_.size());
+    for (const auto& [id, w] : waiters_) ids.push_back(id);
+    // Answered as if their timeout had passed: event.from gets what arrived
+    // and a fresh token, event.next an empty list.
+    for (auto id : ids) timeoutWaiter(id);
+}
+
 void DispatcherImpl::onSessionRemoved(const std::string& ref)
 {
     registrations_.erase(ref);
@@ -268,7 +279,8 @@ void DispatcherImpl::registerEvents()
         waiter->id = self->nextWaiter_++;
         self->waiters_.emplace(waiter->id, waiter);
         self->armWaiter(waiter);
-        waiter->timer.expires_after(timeout);
+        // Once released (daemon stopping), a new wait ends at its first chance.
+        waiter->timer.expires_after(self->waitersReleased_ ? std::chrono::milliseconds(0) : timeout);
         waiter->timer.async_wait([life = std::weak_ptr<int>(self->life_), self, id = waiter->id](
                                      const boost::system::error_code& ec) {
             if (ec || life.expired()) return;  // answered already, or dispatcher gone

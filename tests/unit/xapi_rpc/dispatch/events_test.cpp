@@ -356,3 +356,34 @@ TEST_CASE("event.next after register blocks until a change of a registered class
     // The cursor moved: nothing new now.
     CHECK(f.call("event.unregister", {s, Array{"VM_guest_metrics"}}).success);
 }
+
+TEST_CASE("Released waiters are answered at once, and later waits end at once", "[dispatch][events]")
+{
+    // The daemon releases waiters on SIGTERM; a 30 s long-poll must not hold
+    // the drain until its bound (found by tests/clients/test_faults.py).
+    Fixture f;
+    const std::string s = f.login();
+    const std::string token = tokenOf(from(f, s, {"*"}, "", 1.0));
+    auto pending = f.start("event.from", {s, Array{"*"}, token, 30.0});
+    auto legacy = f.call("event.register", {s, Array{"vm"}});
+    REQUIRE(legacy.success);
+    auto next = f.start("event.next", {s});
+    REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 2; }));
+    REQUIRE_FALSE(pending->has_value());
+
+    const auto start = std::chrono::steady_clock::now();
+    f.dispatcher->releaseWaiters();
+    REQUIRE(runUntil(f.io, [&pending, &next] { return pending->has_value() && next->has_value(); },
+                     std::chrono::seconds(2)));
+    REQUIRE((*pending)->success);
+    CHECK(eventsOf(**pending).empty());
+    CHECK_FALSE(tokenOf(**pending).empty());
+    REQUIRE((*next)->success);
+    CHECK(f.dispatcher->counters().eventWaiters == 0);
+
+    // A wait started after the release does not wait either.
+    auto late = f.start("event.from", {s, Array{"*"}, tokenOf(**pending), 30.0});
+    REQUIRE(runUntil(f.io, [&late] { return late->has_value(); }, std::chrono::seconds(2)));
+    CHECK((*late)->success);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}

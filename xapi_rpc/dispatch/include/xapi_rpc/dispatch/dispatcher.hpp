@@ -104,6 +104,12 @@ public:
     const DispatchCounters& counters() const;
     SessionManager& sessions();
 
+    /// Answers every pending event.from / event.next now, as if its timeout
+    /// had passed, and ends any later wait at once.  Called when the daemon
+    /// stops, so a long-poll gets its answer instead of holding the drain
+    /// until its bound.  Io executor only.
+    void releaseWaiters();
+
 private:
     std::unique_ptr<DispatcherImpl> impl_;
 };
