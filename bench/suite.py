@@ -107,16 +107,26 @@ def metric(port, name):
     return float(m.group(1)) if m else 0.0
 
 
-def wait_settled(daemon, domains, deadline):
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wait_settled(sandbox, daemon, domains, deadline):
     """Waits until every guest watch has fired once at registration (4 per
-    domain) and the count has stopped moving: the daemon has then re-read
-    every guest tree and is idle.  Returns seconds waited, None on deadline."""
+    domain) and then until neither xenrdpd nor xenstored uses any CPU for
+    0.5 s: the re-reads those firings cause are done and both are idle.
+    Returns seconds waited (the quiet 0.5 s not counted), None on deadline."""
+    with open(os.path.join(sandbox.dir, "xenstored.pid")) as f:
+        xs_pid = int(f.read().split()[0])
     t0 = time.monotonic()
-    last, still = -1.0, 0
+    last, still = None, 0
     while time.monotonic() - t0 < deadline:
         n = metric(daemon.port, "xenrdpd_watch_events_total")
-        still = still + 1 if n == last else 0
-        last = n
+        ticks = (cpu_ticks(daemon.proc.pid), cpu_ticks(xs_pid))
+        still = still + 1 if ticks == last else 0
+        last = ticks
         if n >= 4 * domains and still >= 5:
             return time.monotonic() - t0 - 0.5
         time.sleep(0.1)
@@ -365,7 +375,7 @@ def current_token(api):
     return api.api("event.from", ["VM_guest_metrics"], "", 0.0)["token"]
 
 
-def watch_samples(sb, daemon, domains, samples, quiet):
+def watch_samples(sb, daemon, domains, samples, quiet, idle):
     """Raw: a wire-protocol watcher on /local/domain sees a write's event.
     Daemon: an event.from waiter, parked before the write, gets its answer
     carrying the new data-ts.  Same process, same clock, same writer."""
@@ -391,6 +401,9 @@ def watch_samples(sb, daemon, domains, samples, quiet):
         writer.read(f"/local/domain/{d}/data/ts")
         reads.append(time.monotonic() - t0)
 
+    # The raw samples' writes made the daemon re-read those guests: let it
+    # finish before timing it.
+    idle()
     api = JsonRpc(daemon.port)
     api.login()
     token = current_token(api)
@@ -496,7 +509,7 @@ def section_domains(opts, results):
             # before measuring memory and latency.
             settle_s = None
             if ready_s is not None:
-                settle_s = wait_settled(daemon, n, opts.start_deadline)
+                settle_s = wait_settled(sb, daemon, n, opts.start_deadline)
             rss = vm_rss_kib(daemon.proc.pid)
             row = {"domains": n, "layout_s": layout_s, "introduce_s": intro_s,
                    "write_rtt_ms": ms(write_rtt), "read_rtt_ms": ms(read_rtt), "ready_s": ready_s,
@@ -512,7 +525,9 @@ def section_domains(opts, results):
                 log(f"domains={n}: watch path, {samples} samples")
                 # Each event makes the daemon re-read about 12 nodes (the
                 # event's own and the unwatched extras): let them finish.
-                raw, reads, lat = watch_samples(sb, daemon, n, samples, 0.01 + 12 * read_rtt)
+                raw, reads, lat = watch_samples(
+                    sb, daemon, n, samples, 0.01 + 12 * read_rtt,
+                    lambda: wait_settled(sb, daemon, n, opts.start_deadline))
                 row.update(raw_p50=ms(pct(raw, 50)), raw_p99=ms(pct(raw, 99)),
                            read_p50=ms(pct(reads, 50)),
                            ev_p50=ms(pct(lat, 50)), ev_p99=ms(pct(lat, 99)), samples=samples)
