@@ -16,12 +16,12 @@ namespace xenrdp::fuzz {
 using xapi_rpc::dispatch::test::Fixture;
 
 /// One fixture per fuzzer process; event.from and event.next wait at most
-/// 10 ms so an input cannot stall the run.
+/// 1 ms so an input cannot stall the run.
 inline Fixture& world()
 {
     static Fixture* fixture = [] {
         auto config = Fixture::testConfig();
-        config.maxEventTimeout = std::chrono::milliseconds(10);
+        config.maxEventTimeout = std::chrono::milliseconds(1);
         return new Fixture(config, std::chrono::milliseconds(0));  // lives for the process
     }();
     return *fixture;
