@@ -92,7 +92,7 @@ TEST_CASE("Repeated listen keys in the file all apply", "[daemon][config]")
     CHECK(c.listen[1] == HostPort{"::1", 8081});
 }
 
-TEST_CASE("--check-config, --help and --version are recognised", "[daemon][config]")
+TEST_CASE("The check-config, help and version commands are recognised", "[daemon][config]")
 {
     TempConfig file("");
     CHECK(parse({"--config", file.path(), "--check-config"}).action == Action::CheckConfig);
