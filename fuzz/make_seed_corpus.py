@@ -61,6 +61,14 @@ def main():
     put("xml_rpc", "<methodCall><methodName>VM.get_all</methodName><params><param><value>"
         + "<array><data><value>" * 40 + "</value></data></array>" * 40 + "</value></param></params></methodCall>")
     put("xml_rpc", b"<methodCall><methodName>\xff\xfe</methodName></methodCall>")
+    # <i8>, and UTF-16 bodies (with and without a byte-order mark), which
+    # expat decodes by itself: regression inputs for the pre-pass bypass.
+    i8 = ("<?xml version='1.0'?><methodCall><methodName>VM.get_all</methodName><params>"
+          "<param><value><i8>-9223372036854775808</i8></value></param></params></methodCall>")
+    put("xml_rpc", i8)
+    put("xml_rpc", b"\xff\xfe" + i8.replace("-9223372036854775808", "abc").encode("utf-16-le"))
+    put("xml_rpc", ("<?xml version='1.0' encoding='UTF-16'?><!DOCTYPE m [<!ENTITY a 'x'>]>"
+                    "<methodCall><methodName>&a;</methodName></methodCall>").encode("utf-16-be"))
     put("json_rpc", '{"jsonrpc":"2.0","method":"VM.get_record","params":["@session",1e400],"id":null}')
     put("json_rpc", '{"jsonrpc":"2.0","method":"x","params":' + "[" * 100 + "]" * 100 + ',"id":"a"}')
     put("json_rpc", '[{"jsonrpc":"2.0","method":"system.listMethods","id":1}]')

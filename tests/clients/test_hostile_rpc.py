@@ -97,6 +97,21 @@ class HostileRpcTest(unittest.TestCase):
         self.assertIn(b"DOCTYPE", data)
         self.assertLess(time.monotonic() - start, 2.0)
 
+    def test_utf16_bodies_cannot_smuggle_entities_or_bad_i8(self):
+        # expat decodes UTF-16 by itself (from a byte-order mark, or from the
+        # zero bytes around "<"); such bodies are refused before parsing, so
+        # an entity is never expanded and a bad <i8> never reaches xmlrpc-c.
+        entity = ("<?xml version='1.0' encoding='UTF-16'?><!DOCTYPE m [<!ENTITY a 'EXPANDED'>]>"
+                  "<methodCall><methodName>&a;&a;</methodName><params></params></methodCall>")
+        bad_i8 = xml_call("VM.get_all", param("<i8>99999999999999999999999</i8>")).decode()
+        for text in (entity, bad_i8):
+            for codec, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                               ("utf-16-le", b""), ("utf-16-be", b"")):
+                status, data = self.post_xml(bom + text.encode(codec))
+                self.assertEqual(status, 500, (codec, bom, data))
+                self.assertNotIn(b"EXPANDED", data)
+                self.assertIsNone(self.daemon.proc.poll(), "xenrdpd died")
+
     def test_external_entities_are_never_resolved(self):
         for target in ["file:///etc/passwd", "file:///etc/hostname", "http://127.0.0.1:1/x"]:
             body = (f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "{target}">]>'

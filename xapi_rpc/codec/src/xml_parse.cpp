@@ -3,6 +3,11 @@
 // xmlrpc-c copes with the request forms real clients send (checked against
 // the npm and Python samples in xenapi-clients.md §2.9/§3.7), but some of its
 // properties need guarding, done in one pre-pass over the body (prepare()):
+//  * the pre-pass reads the body as ASCII-compatible text, but expat also
+//    decodes UTF-16 (from a byte-order mark, or from the zero bytes of
+//    "<\0?\0"); such a body would carry its DOCTYPE or <i8> past the scan,
+//    so bodies with a NUL byte or a UTF-16 byte-order mark are refused first
+//    (XML 1.0 forbids U+0000, and xapi's clients send UTF-8);
 //  * expat expands internal entities, so DOCTYPE/ENTITY declarations are
 //    refused before parsing (billion laughs, external entities);
 //  * it builds the whole element tree first and frees it recursively, so the
@@ -111,6 +116,19 @@ bool parseDoubleText(std::string_view text, double& value) {
     const auto res = std::from_chars(text.data(), text.data() + text.size(), value,
                                      std::chars_format::general);
     return res.ec == std::errc{} && res.ptr == text.data() + text.size() && std::isfinite(value);
+}
+
+// Why prepare() could not read `body` as expat will, or null.  expat's only
+// encodings that are not ASCII-compatible are UTF-16 LE/BE, which it detects
+// from a byte-order mark or from zero bytes around "<": either way the body
+// starts with FE FF / FF FE or holds a NUL byte.
+const char* notAsciiCompatible(std::string_view body) {
+    const auto starts = [body](std::string_view mark) { return body.substr(0, 2) == mark; };
+    if (starts("\xFE\xFF") || starts("\xFF\xFE")) {
+        return "XML-RPC request is not UTF-8 (UTF-16 byte-order mark)";
+    }
+    if (body.find('\0') != std::string_view::npos) return "XML-RPC request holds a NUL byte";
+    return nullptr;
 }
 
 // Result of the pre-pass: an error, or the body to hand to xmlrpc-c plus
@@ -325,6 +343,7 @@ ParseResult<Call> parseCall(std::string_view body, const XmlLimits& limits) {
         return ParseError{"XML-RPC request of " + std::to_string(body.size()) +
                           " bytes exceeds the limit of " + std::to_string(maxBytes)};
     }
+    if (const char* why = notAsciiCompatible(body)) return ParseError{why};
     Prepared prepared = prepare(body, limits.maxElementDepth);
     if (!prepared.error.empty()) return ParseError{std::move(prepared.error)};
     if (!prepared.rewritten.empty()) body = prepared.rewritten;

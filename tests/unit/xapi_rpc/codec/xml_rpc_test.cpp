@@ -374,3 +374,50 @@ TEST_CASE("XML parser rejects deeply nested elements without exhausting the stac
 TEST_CASE("XML parser rejects a megabyte of unterminated tags", "[xml][bad]") {
     CHECK_FALSE(xml::parseCall(std::string(1000 * 1000, '<')).ok());
 }
+
+namespace {
+// `text` (ASCII) as UTF-16 bytes, little- or big-endian, with or without a BOM.
+std::string utf16(std::string_view text, bool little, bool bom) {
+    std::string out;
+    if (bom) out += little ? "\xFF\xFE" : "\xFE\xFF";
+    for (char c : text) {
+        if (little) {
+            out += c;
+            out += '\0';
+        } else {
+            out += '\0';
+            out += c;
+        }
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("XML parser refuses UTF-16 bodies, whose DOCTYPE or <i8> the pre-pass cannot see",
+          "[xml][bad]") {
+    // expat decodes UTF-16 by itself; in it, an entity would be expanded and
+    // a malformed <i8> would reach xmlrpc-c's crashing error path.
+    const std::string entity =
+        "<?xml version='1.0' encoding='UTF-16'?><!DOCTYPE m [<!ENTITY a 'EXPANDED'>]>"
+        "<methodCall><methodName>&a;&a;</methodName><params></params></methodCall>";
+    const std::string badI8 = callWithParam("<value><i8>abc</i8></value>");
+    for (const bool little : {true, false}) {
+        for (const bool bom : {true, false}) {
+            CAPTURE(little, bom);
+            for (const std::string& text : {entity, badI8}) {
+                auto result = xml::parseCall(utf16(text, little, bom));
+                REQUIRE_FALSE(result.ok());
+                CHECK(result.error().message.find("EXPANDED") == std::string::npos);
+            }
+        }
+    }
+}
+
+TEST_CASE("XML parser refuses a NUL byte anywhere in the body", "[xml][bad]") {
+    std::string body = callWithParam("<value><string>ab</string></value>");
+    CHECK(xml::parseCall(body).ok());
+    body.insert(body.find("ab") + 1, 1, '\0');
+    auto result = xml::parseCall(body);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().message.find("NUL") != std::string::npos);
+}
