@@ -3,8 +3,9 @@
 
 - Only session.login_with_password and system.listMethods answer without a
   session: every other listed method gives SESSION_INVALID to a bogus one.
-- Roles: read-only may call every listed method but VM.call_plugin;
-  vm-operator and pool-admin may call all of them.
+- Roles: read-only may call every listed method but VM.call_plugin and
+  host.call_plugin; vm-operator every one but host.call_plugin (pool-admin
+  only, as in xapi); pool-admin all of them.
 - A failed login's delay does not hold up other clients.
 - TLS: 1.0 and 1.1 refused, 1.2 and 1.3 accepted, weak ciphers refused.
 - The Unix socket's mode follows --unix-socket-mode (default 0660), owner root.
@@ -116,7 +117,8 @@ class SecurityTest(unittest.TestCase):
             denied[user] = {m for m in self.methods if m not in NO_SESSION and m != "session.logout"
                             and error_code(call_with_arity(self.proxy, m, session, BOGUS))
                             == "RBAC_PERMISSION_DENIED"}
-        self.assertEqual(denied, {"reader": {"VM.call_plugin"}, "operator": set(), "admin": set()})
+        self.assertEqual(denied, {"reader": {"VM.call_plugin", "host.call_plugin"},
+                                  "operator": {"host.call_plugin"}, "admin": set()})
         # And with real refs: the reader reads, the operator acts.
         reader = self.login("reader", "reader-password")
         by_name, _ = self.vm_refs(reader)

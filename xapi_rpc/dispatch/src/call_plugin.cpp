@@ -1,5 +1,6 @@
 // VM.call_plugin("guest-agent-operation", "request-rdp-on"|"request-rdp-off"),
-// with xapi's checks in xapi's order (reference xapi-rdp-and-wire.md §1.2-1.5).
+// with xapi's checks in xapi's order (reference xapi-rdp-and-wire.md §1.2-1.5),
+// and host.call_plugin, for which xenrdpd has no plugins.
 #include "dispatcher_impl.hpp"
 
 #include <spdlog/logger.h>
@@ -99,6 +100,28 @@ void DispatcherImpl::registerCallPlugin()
         });
     };
     add("VM.call_plugin", std::move(spec));
+
+    // host.call_plugin (xenapi-clients.md §5; os-xenapi's XenAPISession calls
+    // it at start-up). xapi: pool-admin only (_R_POOL_ADMIN), the host ref is
+    // resolved when the call is forwarded to that host, then the plugin is
+    // looked up in the host's plugin directory: XENAPI_MISSING_PLUGIN [plugin]
+    // for a name that is not there. xenrdpd has no plugin directory, so every
+    // name is missing.
+    MethodSpec host;
+    host.minParams = 5;
+    host.maxParams = 5;
+    host.role = auth::Role::PoolAdmin;
+    host.run = [self = this](Invocation& inv) {
+        const std::string& hostRef = stringParam(inv, 1, "host");
+        const std::string& plugin = stringParam(inv, 2, "plugin");
+        (void)stringParam(inv, 3, "fn");
+        (void)mapParam(inv, 4, "args");  // base64 values arrive decoded, as strings
+        if (self->store_.getAs<metrics::HostRecord>(hostRef) == nullptr) {
+            fail({"HANDLE_INVALID", "host", hostRef});
+        }
+        fail({"XENAPI_MISSING_PLUGIN", plugin});
+    };
+    add("host.call_plugin", std::move(host));
 }
 
 }  // namespace xenrdp::xapi_rpc::dispatch

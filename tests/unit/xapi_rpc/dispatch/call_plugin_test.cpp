@@ -173,3 +173,53 @@ TEST_CASE("A rejected call does not refresh the rate limit slot", "[dispatch][ca
     CHECK(elapsed < std::chrono::milliseconds(1450));
     CHECK(f.guest.writes.size() == 2);
 }
+
+// host.call_plugin: xenrdpd has no host plugins (os-xenapi's XenAPISession
+// asks for dom0_plugin_version.py at start-up).
+
+TEST_CASE("host.call_plugin is XENAPI_MISSING_PLUGIN [plugin] for a pool-admin", "[dispatch][call_plugin][host]")
+{
+    Fixture f;
+    const std::string s = f.login();
+    // What os-xenapi sends: ".py" appended, a pickled (base64, arriving
+    // decoded) params value and the host's uuid.
+    auto o = f.call("host.call_plugin", {s, f.hostRef, "dom0_plugin_version.py", "get_version",
+                                         Struct{{"params", Value(std::string("\x80\x04\x95", 3))},
+                                                {"host_uuid", Value("0b3e")}}});
+    CHECK(o.error == Errors{"XENAPI_MISSING_PLUGIN", "dom0_plugin_version.py"});
+    // The RDP plugin is a VM plugin, not a host one.
+    CHECK(f.call("host.call_plugin", {s, f.hostRef, "guest-agent-operation", "request-rdp-on", Struct{}}).error ==
+          Errors{"XENAPI_MISSING_PLUGIN", "guest-agent-operation"});
+    CHECK(f.guest.writes.empty());
+}
+
+TEST_CASE("host.call_plugin needs pool-admin, checked before the host ref", "[dispatch][call_plugin][host]")
+{
+    Fixture f;
+    const Errors denied{"RBAC_PERMISSION_DENIED", "host.call_plugin",
+                        "No permission in user session. (Roles with this permission: pool-admin)"};
+    for (auto [user, pw] : {std::pair{"operator", "oppw"}, std::pair{"reader", "readpw"}}) {
+        INFO(user);
+        const std::string s = f.login(user, pw);
+        CHECK(f.call("host.call_plugin", {s, f.hostRef, "x.py", "fn", Struct{}}).error == denied);
+        CHECK(f.call("host.call_plugin", {s, "OpaqueRef:nope", "x.py", "fn", Struct{}}).error == denied);
+    }
+}
+
+TEST_CASE("host.call_plugin checks the session, the params' types, the host, then the plugin",
+          "[dispatch][call_plugin][host]")
+{
+    Fixture f;
+    const std::string s = f.login();
+    CHECK(f.call("host.call_plugin", {"OpaqueRef:gone", "OpaqueRef:nope", "x.py", "fn", Struct{}}).error ==
+          Errors{"SESSION_INVALID", "OpaqueRef:gone"});
+    CHECK(f.call("host.call_plugin", {s, f.hostRef, "x.py", "fn"}).error ==
+          Errors{"MESSAGE_PARAMETER_COUNT_MISMATCH", "host.call_plugin", "5", "4"});
+    CHECK(f.call("host.call_plugin", {s, f.hostRef, "x.py", "fn", Value("not a map")}).error ==
+          Errors{"FIELD_TYPE_ERROR", "args"});
+    CHECK(f.call("host.call_plugin", {s, "OpaqueRef:nope", "x.py", "fn", Struct{}}).error ==
+          Errors{"HANDLE_INVALID", "host", "OpaqueRef:nope"});
+    // A VM ref is not a host.
+    CHECK(f.call("host.call_plugin", {s, f.winRef, "x.py", "fn", Struct{}}).error ==
+          Errors{"HANDLE_INVALID", "host", f.winRef});
+}

@@ -374,3 +374,24 @@ TEST_CASE("XML-RPC event.from writes valid_ref_counts as i4", "[dispatch][http]"
     CHECK(r.body.find("<name>valid_ref_counts</name><value><struct><member><name>pool</name><value><i4>1</i4></value>") !=
           std::string::npos);
 }
+
+TEST_CASE("os-xenapi's host.call_plugin with a base64 args value is XENAPI_MISSING_PLUGIN", "[dispatch][http][python]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    // As Python's xmlrpc.client writes it (session.py's _verify_plugin_version).
+    const std::string body =
+        "<?xml version='1.0'?>\n<methodCall>\n<methodName>host.call_plugin</methodName>\n<params>\n"
+        "<param>\n<value><string>" + s + "</string></value>\n</param>\n"
+        "<param>\n<value><string>" + f.hostRef + "</string></value>\n</param>\n"
+        "<param>\n<value><string>dom0_plugin_version.py</string></value>\n</param>\n"
+        "<param>\n<value><string>get_version</string></value>\n</param>\n"
+        "<param>\n<value><struct>\n<member>\n<name>params</name>\n<value><base64>\ngASVGAAAAAAAAAB9lC4=\n"
+        "</base64></value>\n</member>\n<member>\n<name>host_uuid</name>\n<value><string>0b3e</string></value>\n"
+        "</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
+    auto r = f.post("/", body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("<name>Status</name><value>Failure</value>") != std::string::npos);
+    CHECK(r.body.find("<name>ErrorDescription</name><value><array><data><value>XENAPI_MISSING_PLUGIN</value>"
+                      "<value>dom0_plugin_version.py</value></data></array></value>") != std::string::npos);
+}
