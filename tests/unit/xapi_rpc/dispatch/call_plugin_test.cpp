@@ -174,6 +174,76 @@ TEST_CASE("A rejected call does not refresh the rate limit slot", "[dispatch][ca
     CHECK(f.guest.writes.size() == 2);
 }
 
+// xapi's order (reference xapi-rdp-and-wire.md §1.2-1.5): session, RBAC, the VM
+// handle, power state, control domain, plugin, rate limit, fn, feature-ts2.
+// Each case below holds two faults; the earlier check must win.
+
+TEST_CASE("Power state, then the control domain, come before the plugin name", "[dispatch][call_plugin][order]")
+{
+    Fixture f;
+    const std::string s = f.login();
+    // A halted VM and a wrong plugin: VM_BAD_POWER_STATE.
+    CHECK(plugin(f, s, f.haltedRef, "request-rdp-on", "other-plugin").error ==
+          Errors{"VM_BAD_POWER_STATE", f.haltedRef, "running", "halted"});
+    // The (running) control domain and a wrong plugin: OPERATION_NOT_ALLOWED.
+    CHECK(plugin(f, s, f.dom0Ref, "request-rdp-on", "other-plugin").error ==
+          Errors{"OPERATION_NOT_ALLOWED", "This operation is not allowed on a control domain"});
+    CHECK(f.guest.writes.empty());
+}
+
+TEST_CASE("RBAC comes before the VM's power state and its handle", "[dispatch][call_plugin][order]")
+{
+    Fixture f;
+    const std::string s = f.login("reader", "readpw");
+    const Errors denied{"RBAC_PERMISSION_DENIED", "vm.call_plugin",
+                        "No permission in user session. (Roles with this permission: pool-admin, "
+                        "pool-operator, vm-power-admin, vm-admin, vm-operator)"};
+    CHECK(plugin(f, s, f.haltedRef, "request-rdp-on").error == denied);
+    CHECK(plugin(f, s, f.dom0Ref, "request-rdp-on", "other-plugin").error == denied);
+    CHECK(plugin(f, s, "OpaqueRef:nope", "request-rdp-on").error == denied);
+}
+
+TEST_CASE("The VM handle comes before the plugin name", "[dispatch][call_plugin][order]")
+{
+    Fixture f;
+    const std::string s = f.login();
+    CHECK(plugin(f, s, "OpaqueRef:nope", "request-rdp-on", "other-plugin").error ==
+          Errors{"HANDLE_INVALID", "VM", "OpaqueRef:nope"});
+}
+
+TEST_CASE("Refusals before the rate limit check do not take the VM's slot", "[dispatch][call_plugin][order]")
+{
+    DispatcherConfig config;
+    config.callPluginInterval = std::chrono::seconds(10);
+    Fixture f(config);
+    const std::string s = f.login();
+    // XENAPI_MISSING_PLUGIN is raised before xapi records the call.
+    CHECK(plugin(f, s, f.winRef, "request-rdp-on", "other-plugin").error ==
+          Errors{"XENAPI_MISSING_PLUGIN", "other-plugin"});
+    CHECK(plugin(f, s, f.winRef, "request-rdp-on", "other-plugin").error ==
+          Errors{"XENAPI_MISSING_PLUGIN", "other-plugin"});
+    // So the first real request still gets through...
+    auto o = plugin(f, s, f.winRef, "request-rdp-on");
+    CHECK(o.success);
+    CHECK(f.guest.writes.size() == 1);
+    // ...and only then is the slot taken.
+    auto limited = plugin(f, s, f.winRef, "request-rdp-on");
+    REQUIRE(limited.error.size() == 4);
+    CHECK(limited.error[0] == "VM_CALL_PLUGIN_RATE_LIMIT");
+    CHECK(limited.error[1] == f.winRef);
+    CHECK(limited.error[2] == "10.");
+    // A wrong plugin on a limited VM is still XENAPI_MISSING_PLUGIN: the
+    // plugin check comes first.
+    CHECK(plugin(f, s, f.winRef, "request-rdp-on", "other-plugin").error ==
+          Errors{"XENAPI_MISSING_PLUGIN", "other-plugin"});
+    // An RBAC refusal leaves no slot either: the next allowed call on that
+    // VM reaches its fn (and takes the slot there).
+    const std::string reader = f.login("reader", "readpw");
+    CHECK(plugin(f, reader, f.linuxRef, "request-rdp-on").error[0] == "RBAC_PERMISSION_DENIED");
+    CHECK(plugin(f, s, f.linuxRef, "request-rdp-on").error[0] == "XENAPI_PLUGIN_FAILURE");
+    CHECK(plugin(f, s, f.linuxRef, "request-rdp-on").error[0] == "VM_CALL_PLUGIN_RATE_LIMIT");
+}
+
 // host.call_plugin: xenrdpd has no host plugins (os-xenapi's XenAPISession
 // asks for dom0_plugin_version.py at start-up).
 
