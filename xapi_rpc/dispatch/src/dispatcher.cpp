@@ -331,6 +331,18 @@ void DispatcherImpl::registerSystemAndSession()
     addSync("session.get_is_local_superuser", 2, Role::ReadOnly, [targetSession](Invocation& inv) {
         return Value(targetSession(inv).isLocalSuperuser);
     });
+    // XenCenter asks for these two when get_is_local_superuser is false
+    // (xenapi-clients.md §4.2). xenrdpd has no external-auth subjects: every
+    // login is a local-password one, which xapi records with subject
+    // OpaqueRef:NULL and auth_user_sid "" (as get_record shows).
+    addSync("session.get_subject", 2, Role::ReadOnly, [targetSession](Invocation& inv) {
+        (void)targetSession(inv);
+        return Value(metrics::kNullRef);
+    });
+    addSync("session.get_auth_user_sid", 2, Role::ReadOnly, [targetSession](Invocation& inv) {
+        (void)targetSession(inv);
+        return Value("");
+    });
     addSync("session.get_uuid", 2, Role::ReadOnly,
             [targetSession](Invocation& inv) { return Value(targetSession(inv).uuid); });
     addSync("session.get_rbac_permissions", 2, Role::ReadOnly,

@@ -115,6 +115,24 @@ TEST_CASE("Root on the Unix socket logs in without a valid password", "[dispatch
     CHECK(su.result == Value(true));
 }
 
+TEST_CASE("session.get_subject and get_auth_user_sid are xapi's values for a local-password login",
+          "[dispatch][login]")
+{
+    Fixture f;
+    const std::string root = str(f.call("session.login_with_password", {"root", ""}, unixPeer(0)).result);
+    const std::string op = f.login("operator", "oppw");
+    for (const auto& s : {root, op}) {
+        INFO(s);
+        CHECK(f.call("session.get_subject", {s, s}).result == Value("OpaqueRef:NULL"));
+        CHECK(f.call("session.get_auth_user_sid", {s, s}).result == Value(""));
+    }
+    // A read-only session may ask about another session; an unknown one is HANDLE_INVALID.
+    const std::string reader = f.login("reader", "readpw");
+    CHECK(f.call("session.get_subject", {reader, op}).result == Value("OpaqueRef:NULL"));
+    CHECK(f.call("session.get_auth_user_sid", {reader, "OpaqueRef:nope"}).error ==
+          Errors{"HANDLE_INVALID", "session", "OpaqueRef:nope"});
+}
+
 TEST_CASE("A non-root Unix peer is authenticated by password", "[dispatch][login]")
 {
     Fixture f;
@@ -246,6 +264,9 @@ TEST_CASE("Every row of the merged client surface (xenapi-clients.md §5) is ser
                               Struct{{"params", Value("x")}, {"host_uuid", Value("u")}}},
          "XENAPI_MISSING_PLUGIN"},
         {"session.get_is_local_superuser", {s, s}, ""},
+        // §4.2: XenCenter's next two calls when the answer above is false.
+        {"session.get_subject", {s, s}, ""},
+        {"session.get_auth_user_sid", {s, s}, ""},
         {"session.get_rbac_permissions", {s, s}, ""},
         {"role.get_all_records", {s}, ""},
         {"host.get_servertime", {s, f.hostRef}, ""},

@@ -237,22 +237,33 @@ TEST_CASE("A session made over XML-RPC works over JSON-RPC", "[dispatch][http]")
     CHECK(r["result"].size() == 4);
 }
 
-TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules", "[dispatch][http][xencenter]")
+namespace {
+
+/// XenCenter's connect sequence (xenapi-clients.md §4.2, Session.cs
+/// SetupSessionDetails) as `user`, then its RDP click (§4.4): every response
+/// must meet its JsonResponseV2 contract.
+void replayXenCenter(const std::string& user, const std::string& password, bool superuser)
 {
     HttpFixture f;
     int id = 1;
-    auto step = [&f, &id](const std::string& method, json params) {
+    // One call; its response must parse as XenCenter parses it.
+    auto exchange = [&f, &id](const std::string& method, json params) {
         const int myId = id++;
         json r = f.rpc(method, std::move(params), myId);
         INFO(method);
         CHECK(f.lastStatus == 200);
         CHECK(f.lastContentType == "application/json");
         checkXenCenterContract(r, myId);
+        return r;
+    };
+    auto step = [&exchange](const std::string& method, json params) {
+        json r = exchange(method, std::move(params));
+        INFO(method);
         REQUIRE(r.contains("result"));
         return r["result"];
     };
 
-    const json session = step("session.login_with_password", {"admin", "secret", "2.20", "XenCenter 2023.4.0"});
+    const json session = step("session.login_with_password", {user, password, "2.20", "XenCenter 2023.4.0"});
     REQUIRE(session.is_string());
     const std::string s = session;
 
@@ -273,10 +284,31 @@ TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules
     CHECK((!sv.contains("xencenter_min") || sv["xencenter_min"] == "2.20"));
     CHECK(host["address"].is_string());
 
-    CHECK(step("session.get_is_local_superuser", {s, s}) == true);
+    const json isSuperuser = step("session.get_is_local_superuser", {s, s});
+    REQUIRE(isSuperuser.is_boolean());
+    CHECK(isSuperuser == superuser);
+    if (!isSuperuser) {
+        // SessionSubject = get_subject (a XenRef<Subject>: a ref string),
+        // UserSid = get_auth_user_sid (a dictionary key: must not be null).
+        const json subject = step("session.get_subject", {s, s});
+        REQUIRE(subject.is_string());
+        CHECK(subject == "OpaqueRef:NULL");
+        const json sid = step("session.get_auth_user_sid", {s, s});
+        REQUIRE(sid.is_string());
+        CHECK(sid == "");
+        // UserDetails then asks the AD helpers about the SID, catching any
+        // Failure: xenrdpd has none, and each answer must parse as a Failure.
+        for (const char* lookup : {"auth.get_subject_information_from_identifier", "auth.get_group_membership"}) {
+            const json r = exchange(lookup, {s, sid});
+            REQUIRE(r.contains("error"));
+            CHECK(r["error"]["message"] == "MESSAGE_METHOD_UNKNOWN");
+        }
+    }
     const json perms = step("session.get_rbac_permissions", {s, s});
     REQUIRE(perms.is_array());
     for (const auto& p : perms) CHECK(p.is_string());
+    // The console's RDP button is gated by RBAC for a non-superuser.
+    CHECK(std::find(perms.begin(), perms.end(), json("vm.call_plugin")) != perms.end());
     CHECK(step("role.get_all_records", {s}).is_object());
     CHECK(step("role.get_all_records", {s}).is_object());
 
@@ -286,6 +318,7 @@ TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules
     REQUIRE(batch["valid_ref_counts"].is_object());
     bool sawPool = false;
     bool sawMaster = false;
+    std::string rdpVm;
     for (const auto& e : batch["events"]) {
         REQUIRE(e["id"].is_string());
         CHECK(std::regex_match(e["id"].get<std::string>(), std::regex("[0-9]+")));  // ToObject<long>
@@ -295,7 +328,10 @@ TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules
             sawMaster = true;
             CHECK(e["snapshot"]["address"].is_string());
         }
-        if (e["class"] == "vm") CHECK(e["snapshot"]["power_state"].is_string());
+        if (e["class"] == "vm") {
+            CHECK(e["snapshot"]["power_state"].is_string());
+            if (e["snapshot"]["guest_metrics"] == f.gmRef) rdpVm = e["ref"];
+        }
     }
     CHECK(sawPool);
     CHECK(sawMaster);
@@ -303,6 +339,23 @@ TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules
     const json time = step("host.get_servertime", {s, master});
     REQUIRE(time.is_string());
     CHECK(std::regex_match(time.get<std::string>(), std::regex("[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")));
+
+    // "Turn on Remote Desktop", on a duplicated session (same ref).
+    REQUIRE(rdpVm == f.winRef);
+    CHECK(step("VM.call_plugin", {s, rdpVm, "guest-agent-operation", "request-rdp-on", json::object()}) == "");
+    CHECK(f.guest.writes.size() == 1);
+}
+
+}  // namespace
+
+TEST_CASE("XenCenter's connect sequence over JSON-RPC v2 meets its parsing rules", "[dispatch][http][xencenter]")
+{
+    replayXenCenter("admin", "secret", true);
+}
+
+TEST_CASE("XenCenter's connect sequence as a vm-operator takes the non-superuser path", "[dispatch][http][xencenter]")
+{
+    replayXenCenter("operator", "oppw", false);
 }
 
 TEST_CASE("npm xen-api's connect and watch sequence works over JSON-RPC", "[dispatch][http][npm]")
