@@ -5,10 +5,12 @@ event.from waiter sees each difference); the daemon killed with SIGKILL and
 restarted (state rebuilt from xenstore, XenAPI.Session logs in again on
 SESSION_INVALID); SIGTERM with an event.from long-poll in flight (the call
 is answered or cleanly closed, and the process exits 0 within the drain
-bound).
+bound); an event.from client that disconnects mid-poll (its waiter goes at
+once, over TCP and the Unix socket).
 """
 import http.client
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -63,6 +65,18 @@ def metric(daemon, name):
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
     return None
+
+
+def one_guest_daemon(test):
+    """A sandbox with one guest and a daemon on it, both closed when `test`
+    ends; returns the daemon, a logged-in session and the current event token."""
+    sandbox = harness.Sandbox()
+    test.addCleanup(sandbox.close)
+    sandbox.add_domain(3, "win10-rdp")
+    daemon = harness.Daemon(sandbox)
+    test.addCleanup(daemon.close)
+    session = login(daemon)
+    return daemon, session, event_from(session, ["vm"], "", 0.0)["token"]
 
 
 class EventCollector(threading.Thread):
@@ -181,13 +195,7 @@ class DaemonKillTest(unittest.TestCase):
 
 class SigtermDrainTest(unittest.TestCase):
     def test_sigterm_answers_or_closes_an_event_from_in_flight_and_exits_0(self):
-        sandbox = harness.Sandbox()
-        self.addCleanup(sandbox.close)
-        sandbox.add_domain(3, "win10-rdp")
-        daemon = harness.Daemon(sandbox)
-        self.addCleanup(daemon.close)
-        session = login(daemon)
-        token = event_from(session, ["vm"], "", 0.0)["token"]
+        daemon, session, token = one_guest_daemon(self)
         outcome = {}
 
         def long_poll():
@@ -220,6 +228,34 @@ class SigtermDrainTest(unittest.TestCase):
         self.assertIn("DAEMON_STOPPING signal=SIGTERM", log)
         self.assertIn("DAEMON_STOPPED", log)
         print(f"SIGTERM to exit: {took:.2f}s; long-poll answered")
+
+
+class VanishedClientTest(unittest.TestCase):
+    def test_an_event_from_whose_client_disconnects_stops_waiting_at_once(self):
+        daemon, session, token = one_guest_daemon(self)
+        body = xmlrpc.client.dumps((session.handle, ["vm"], token, 300.0), "event.from").encode()
+        request = (b"POST / HTTP/1.1\r\nHost: xenrdpd\r\nContent-Type: text/xml\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+        def unix_socket():
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(daemon.unix_socket)
+            return sock
+
+        for name, connect in (("tcp", lambda: socket.create_connection(("127.0.0.1", daemon.port))),
+                              ("unix", unix_socket)):
+            with self.subTest(transport=name):
+                sock = connect()
+                sock.sendall(request)
+                harness.wait_until(lambda: metric(daemon, "xenrdpd_event_waiters") == 1, 10,
+                                   f"the event.from over {name} waiting")
+                start = time.monotonic()
+                sock.close()  # the client goes away mid-poll (300 s timeout)
+                harness.wait_until(lambda: metric(daemon, "xenrdpd_event_waiters") == 0, 5,
+                                   f"the waiter of the vanished {name} client to go")
+                print(f"{name}: waiter gone {time.monotonic() - start:.3f}s after the client closed")
+        # The daemon still serves the session.
+        self.assertEqual(daemon_running_guests(session)[3][0], "win10-rdp")
 
 
 if __name__ == "__main__":

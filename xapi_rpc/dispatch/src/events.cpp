@@ -28,6 +28,9 @@ public:
     Reply reply;
     boost::asio::steady_timer timer;
     std::optional<metrics::ObjectStore::WaiterId> storeWait;
+    /// The caller's connection (may be null) and our close callback on it.
+    std::shared_ptr<transport::ConnectionStatus> connection;
+    std::uint64_t closeWatch = 0;
 };
 
 namespace {
@@ -117,6 +120,7 @@ DispatcherImpl::~DispatcherImpl()
     // our callbacks out of it.
     for (auto& [id, w] : waiters_) {
         if (w->storeWait) store_.cancelWait(*w->storeWait);
+        if (w->connection) w->connection->forget(w->closeWatch);
         w->timer.cancel();
     }
 }
@@ -180,6 +184,7 @@ void DispatcherImpl::finishWaiter(std::uint64_t id, Outcome outcome)
     auto waiter = std::move(it->second);
     waiters_.erase(it);
     if (waiter->storeWait) store_.cancelWait(*waiter->storeWait);
+    if (waiter->connection) waiter->connection->forget(waiter->closeWatch);
     waiter->timer.cancel();
     waiter->reply(std::move(outcome));
 }
@@ -274,8 +279,10 @@ void DispatcherImpl::registerEvents()
 {
     using auth::Role;
 
-    // Starts waiting for `waiter` (already filled in) until a change or `timeout`.
-    auto startWait = [self = this](std::shared_ptr<EventWaiter> waiter, std::chrono::milliseconds timeout) {
+    // Starts waiting for `waiter` (already filled in) until a change,
+    // `timeout`, or the caller's connection closing.
+    auto startWait = [self = this](std::shared_ptr<EventWaiter> waiter, std::chrono::milliseconds timeout,
+                                   const CallContext& ctx) {
         waiter->id = self->nextWaiter_++;
         self->waiters_.emplace(waiter->id, waiter);
         self->armWaiter(waiter);
@@ -286,6 +293,20 @@ void DispatcherImpl::registerEvents()
             if (ec || life.expired()) return;  // answered already, or dispatcher gone
             self->timeoutWaiter(id);
         });
+        // A client that has gone ends its wait now, not at the timeout
+        // (up to maxEventTimeout later). Answered as a timeout: the answer
+        // goes nowhere, and nothing it would consume (event.next's cursor)
+        // moves. Posted, since the transport calls us from inside its read
+        // completion (or inline here, if the connection is already closed).
+        if (ctx.connection) {
+            waiter->connection = ctx.connection;
+            waiter->closeWatch = ctx.connection->onClose(
+                [io = self->io_, life = std::weak_ptr<int>(self->life_), self, id = waiter->id]() {
+                    boost::asio::post(io, [life, self, id]() {
+                        if (!life.expired()) self->timeoutWaiter(id);
+                    });
+                });
+        }
     };
 
     MethodSpec from;
@@ -314,7 +335,7 @@ void DispatcherImpl::registerEvents()
         waiter->filter = std::move(filter);
         waiter->since = result.generation;
         waiter->reply = inv.reply;
-        startWait(std::move(waiter), timeout);
+        startWait(std::move(waiter), timeout, inv.ctx);
     };
     add("event.from", std::move(from));
 
@@ -373,7 +394,7 @@ void DispatcherImpl::registerEvents()
         waiter->legacy = true;
         waiter->sessionRef = inv.session.ref;
         waiter->reply = inv.reply;
-        startWait(std::move(waiter), self->config_.maxEventTimeout);
+        startWait(std::move(waiter), self->config_.maxEventTimeout, inv.ctx);
     };
     add("event.next", std::move(next));
 }

@@ -1,5 +1,6 @@
 #include <xapi_rpc/dispatch/http_handler.hpp>
 
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -39,9 +40,10 @@ HttpResponse makeResponse(unsigned status, const char* contentType, std::string 
     return r;
 }
 
-CallContext contextOf(const transport::PeerInfo& peer)
+CallContext contextOf(const transport::PeerInfo& peer, std::shared_ptr<transport::ConnectionStatus> connection)
 {
     CallContext ctx;
+    ctx.connection = std::move(connection);
     switch (peer.kind) {
     case transport::PeerInfo::Kind::Tcp: ctx.transport = CallContext::Transport::Tcp; break;
     case transport::PeerInfo::Kind::Tls: ctx.transport = CallContext::Transport::Tls; break;
@@ -82,7 +84,7 @@ void XapiHttpHandler::handle(HttpRequest req, const transport::PeerInfo& peer, t
         json::JsonRequest request = std::move(parsed).value();
         Call call = std::move(request.call);
         request.call = Call{};
-        dispatcher_.call(std::move(call), contextOf(peer),
+        dispatcher_.call(std::move(call), contextOf(peer, req.connection),
                          [respond, idJson = std::move(request.idJson), version = request.version](Outcome outcome) {
                              try {
                                  respond(makeResponse(200, "application/json",
@@ -102,7 +104,7 @@ void XapiHttpHandler::handle(HttpRequest req, const transport::PeerInfo& peer, t
     Call call = std::move(parsed).value();
     // xapi answers system.listMethods bare, without the Status wrapper.
     const bool bare = call.method == "system.listMethods";
-    dispatcher_.call(std::move(call), contextOf(peer), [respond, bare](Outcome outcome) {
+    dispatcher_.call(std::move(call), contextOf(peer, req.connection), [respond, bare](Outcome outcome) {
         try {
             std::string body = bare && outcome.success ? xml::serializeBare(outcome.result)
                                                        : xml::serializeResponse(outcome);

@@ -21,24 +21,31 @@ std::optional<std::string_view> HttpRequest::header(std::string_view name) const
   return std::nullopt;
 }
 
-void ConnectionStatus::onClose(std::function<void()> callback) {
-  if (!callback) return;
+std::uint64_t ConnectionStatus::onClose(std::function<void()> callback) {
+  if (!callback) return 0;
   if (!alive_) {
     try {
       callback();
     } catch (...) {  // a callback's failure must not reach the transport
     }
-    return;
+    return 0;
   }
-  callbacks_.push_back(std::move(callback));
+  const std::uint64_t id = nextId_++;
+  callbacks_.emplace_back(id, std::move(callback));
+  return id;
+}
+
+void ConnectionStatus::forget(std::uint64_t id) noexcept {
+  std::erase_if(callbacks_, [id](const auto& entry) { return entry.first == id; });
 }
 
 void ConnectionStatus::markClosed() noexcept {
   if (!alive_) return;
   alive_ = false;
+  // Moved out first: a callback may call forget() or onClose().
   auto callbacks = std::move(callbacks_);
   callbacks_.clear();
-  for (auto& callback : callbacks) {
+  for (auto& [id, callback] : callbacks) {
     try {
       callback();
     } catch (...) {  // a callback's failure must not reach the transport

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -28,16 +29,25 @@ namespace {
 struct HttpFixture : Fixture {
     XapiHttpHandler handler{*dispatcher};
 
-    HttpResponse request(const std::string& method, const std::string& target, std::string body,
-                         PeerInfo peer = PeerInfo{})
+    /// Hands one request to the handler; the response lands in the slot.
+    std::shared_ptr<std::optional<HttpResponse>> send(
+        const std::string& method, const std::string& target, std::string body, PeerInfo peer = PeerInfo{},
+        std::shared_ptr<transport::ConnectionStatus> connection = std::make_shared<transport::ConnectionStatus>())
     {
         HttpRequest req;
         req.method = method;
         req.target = target;
         req.body = std::move(body);
-        req.connection = std::make_shared<transport::ConnectionStatus>();
+        req.connection = std::move(connection);
         auto out = std::make_shared<std::optional<HttpResponse>>();
         handler.handle(std::move(req), peer, [out](HttpResponse r) { *out = std::move(r); });
+        return out;
+    }
+
+    HttpResponse request(const std::string& method, const std::string& target, std::string body,
+                         PeerInfo peer = PeerInfo{})
+    {
+        auto out = send(method, target, std::move(body), std::move(peer));
         if (!runUntil(io, [out] { return out->has_value(); })) return HttpResponse{599, {}, "timeout"};
         return std::move(**out);
     }
@@ -52,6 +62,14 @@ struct HttpFixture : Fixture {
         lastStatus = r.status;
         lastContentType = headerOf(r, "Content-Type");
         return json::parse(r.body, nullptr, false);
+    }
+
+    /// Starts one JSON-RPC v2 call on `connection`; the response lands in the slot.
+    std::shared_ptr<std::optional<HttpResponse>> sendRpc(const std::string& method, json params,
+                                                         std::shared_ptr<transport::ConnectionStatus> connection)
+    {
+        json req = {{"id", 1}, {"method", method}, {"params", std::move(params)}, {"jsonrpc", "2.0"}};
+        return send("POST", "/jsonrpc", req.dump(), PeerInfo{}, std::move(connection));
     }
 
     static std::string headerOf(const HttpResponse& r, const std::string& name)
@@ -447,4 +465,83 @@ TEST_CASE("os-xenapi's host.call_plugin with a base64 args value is XENAPI_MISSI
     CHECK(r.body.find("<name>Status</name><value>Failure</value>") != std::string::npos);
     CHECK(r.body.find("<name>ErrorDescription</name><value><array><data><value>XENAPI_MISSING_PLUGIN</value>"
                       "<value>dom0_plugin_version.py</value></data></array></value>") != std::string::npos);
+}
+
+namespace {
+
+/// The token of "now" for `session` (an event.from that does not wait).
+std::string currentToken(HttpFixture& f, const std::string& session)
+{
+    return f.rpc("event.from", {session, {"*"}, "", 0.0}, 1)["result"]["token"];
+}
+
+}  // namespace
+
+TEST_CASE("An event.from whose client goes away ends at once, not at its timeout", "[dispatch][http][events]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    const std::string token = currentToken(f, s);
+    auto connection = std::make_shared<transport::ConnectionStatus>();
+    auto out = f.sendRpc("event.from", {s, {"*"}, token, 300.0}, connection);
+    REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 1; }));
+    CHECK(connection->pending() == 1);
+    CHECK_FALSE(out->has_value());
+
+    const auto start = std::chrono::steady_clock::now();
+    connection->markClosed();
+    REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 0; }));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    // Answered as a timeout would be (the transport drops it).
+    REQUIRE(out->has_value());
+    const json r = json::parse((*out)->body);
+    CHECK(r["result"]["events"] == json::array());
+    CHECK(r["result"]["token"] == token);
+}
+
+TEST_CASE("An event.next whose client goes away leaves the session's events for the next call",
+          "[dispatch][http][events]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    REQUIRE(f.rpc("event.register", {s, {"vm"}}, 1).contains("result"));
+    auto connection = std::make_shared<transport::ConnectionStatus>();
+    auto out = f.sendRpc("event.next", {s}, connection);
+    REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 1; }));
+    connection->markClosed();
+    REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 0; }));
+    CHECK(out->has_value());
+    // A change made after the client left is there for the next event.next.
+    f.store.touch(f.winRef);
+    const json next = f.rpc("event.next", {s}, 2);
+    REQUIRE(next["result"].is_array());
+    REQUIRE(next["result"].size() == 1);
+    CHECK(next["result"][0]["ref"] == f.winRef);
+}
+
+TEST_CASE("Long-polls answered on a kept-alive connection leave no close callbacks behind",
+          "[dispatch][http][events]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    auto connection = std::make_shared<transport::ConnectionStatus>();
+    for (int i = 0; i < 3; ++i) {
+        auto out = f.sendRpc("event.from", {s, {"vm"}, currentToken(f, s), 300.0}, connection);
+        REQUIRE(runUntil(f.io, [&f] { return f.dispatcher->counters().eventWaiters == 1; }));
+        f.store.touch(f.winRef);  // the change that answers it
+        REQUIRE(runUntil(f.io, [out] { return out->has_value(); }));
+        CHECK(connection->pending() == 0);
+    }
+    CHECK(f.dispatcher->counters().eventWaiters == 0);
+}
+
+TEST_CASE("An event.from on an already closed connection is answered at once", "[dispatch][http][events]")
+{
+    HttpFixture f;
+    const std::string s = f.login();
+    auto connection = std::make_shared<transport::ConnectionStatus>();
+    connection->markClosed();
+    auto out = f.sendRpc("event.from", {s, {"*"}, currentToken(f, s), 300.0}, connection);
+    REQUIRE(runUntil(f.io, [out] { return out->has_value(); }, std::chrono::seconds(1)));
+    CHECK(f.dispatcher->counters().eventWaiters == 0);
 }

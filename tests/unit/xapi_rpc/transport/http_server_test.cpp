@@ -216,3 +216,26 @@ TEST_CASE("HttpServer tells the handler when the client goes away during a long-
   harness.onIo([handler = &harness.handler()] { handler->releaseHeld(); });
   CHECK(eventually([&harness] { return harness.counters().openConnections == 0; }));
 }
+
+TEST_CASE("ConnectionStatus runs each remaining close callback once, and none that was forgotten", "[transport]") {
+  ConnectionStatus status;
+  int kept = 0;
+  int dropped = 0;
+  const auto keptId = status.onClose([&kept] { ++kept; });
+  const auto droppedId = status.onClose([&dropped] { ++dropped; });
+  CHECK(keptId != 0);
+  CHECK(droppedId != keptId);
+  CHECK(status.pending() == 2);
+  status.forget(droppedId);
+  status.forget(droppedId);  // twice, or unknown: ignored
+  status.forget(0);
+  CHECK(status.pending() == 1);
+  status.markClosed();
+  status.markClosed();
+  CHECK(kept == 1);
+  CHECK(dropped == 0);
+  CHECK(status.pending() == 0);
+  // Registered after the close: runs at once, and there is nothing to forget.
+  CHECK(status.onClose([&kept] { ++kept; }) == 0);
+  CHECK(kept == 2);
+}

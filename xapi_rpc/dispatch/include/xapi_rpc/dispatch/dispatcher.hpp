@@ -20,6 +20,7 @@
 #include <xapi_rpc/dispatch/counters.hpp>
 #include <xapi_rpc/dispatch/guest_control.hpp>
 #include <xapi_rpc/dispatch/session_manager.hpp>
+#include <xapi_rpc/transport/http_message.hpp>
 
 namespace spdlog {
 class logger;
@@ -33,6 +34,9 @@ struct CallContext {
     Transport transport = Transport::Tcp;
     std::optional<uid_t> peerUid;  ///< SO_PEERCRED uid, Unix sockets only
     std::string peerAddress;       ///< for logs
+    /// The connection the call came in on (null when there is none): a
+    /// pending event.from / event.next ends when it closes.
+    std::shared_ptr<transport::ConnectionStatus> connection;
 };
 
 /// Tunables.
@@ -74,6 +78,10 @@ class DispatcherImpl;
 ///  - VM.call_plugin accepts fn "request-rdp-on"/"-off" (xapi, XenCenter) and
 ///    "request_rdp_on"/"_off" (the design document); "run-script" is not
 ///    offered and fails like any unknown fn.
+///
+/// A pending event.from / event.next whose client goes away (its
+/// CallContext::connection closes) is answered at once, as if its timeout had
+/// passed, so it holds no waiter, timer or store callback until its timeout.
 ///
 /// Threading: single io thread. Construct, call() and destroy on the io
 /// executor; `done` always runs on it, exactly once, either inline (most

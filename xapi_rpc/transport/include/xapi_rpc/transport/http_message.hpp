@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -37,16 +39,27 @@ public:
   [[nodiscard]] bool alive() const noexcept { return alive_; }
 
   /// Runs `callback` once, on the io executor, when the connection is seen to
-  /// close. If it is already closed the callback runs at once, inline.
-  /// Callbacks must not throw (a throwing one is swallowed).
-  void onClose(std::function<void()> callback);
+  /// close. If it is already closed the callback runs at once, inline, and 0
+  /// is returned; otherwise an id for forget(). Callbacks must not throw (a
+  /// throwing one is swallowed).
+  std::uint64_t onClose(std::function<void()> callback);
+
+  /// Drops the callback `id` (from onClose) unrun. A handler whose work ends
+  /// before the connection does calls it, so that a kept-alive connection
+  /// serving many long-polls does not pile up callbacks. Unknown ids and 0
+  /// are ignored.
+  void forget(std::uint64_t id) noexcept;
+
+  /// Callbacks still waiting for the close.
+  [[nodiscard]] std::size_t pending() const noexcept { return callbacks_.size(); }
 
   /// Transport only: marks the connection closed and runs the callbacks once.
   void markClosed() noexcept;
 
 private:
   bool alive_ = true;
-  std::vector<std::function<void()>> callbacks_;
+  std::uint64_t nextId_ = 1;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> callbacks_;
 };
 
 /// One parsed HTTP request, owned by value by the handler.
