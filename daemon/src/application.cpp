@@ -208,6 +208,7 @@ bool ApplicationImpl::build()
 
     dispatch::DispatcherConfig dispatcherConfig;
     dispatcherConfig.sessions.maxSessions = config_.maxSessions;
+    dispatcherConfig.sessions.maxSessionsPerUser = config_.maxSessionsPerUser;
     // event.from may answer early with no events; clients loop anyway
     // (XenCenter asks for 30 s, Xen Orchestra for 60 s).  A 5-minute cap
     // bounds what a long-poll left behind by a vanished client costs.
@@ -371,6 +372,9 @@ void ApplicationImpl::reload()
     changed(next.xenstoreSocket != config_.xenstoreSocket, "xenstore-socket");
     changed(next.usersFile != config_.usersFile || next.pamEnabled != config_.pamEnabled, "users/pam");
     changed(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
+    changed(next.maxSessions != config_.maxSessions || next.maxSessionsPerUser != config_.maxSessionsPerUser ||
+                next.sessionIdleTimeout != config_.sessionIdleTimeout,
+            "max-sessions/max-sessions-per-user/session-idle-timeout");
     changed(next.metricsEndpoint != config_.metricsEndpoint, "metrics-endpoint");
     console_->reconfigure(consoleOptions(next));  // RDP console: switch, proxy URL, TTL at once
     config_ = std::move(next);

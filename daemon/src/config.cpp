@@ -42,6 +42,8 @@ po::options_description settingsOptions()
         ("call-plugin-interval", po::value<double>(), "seconds between two VM.call_plugin on one VM (default 10; 0 disables)")
         ("login-failure-delay", po::value<double>(), "seconds before a failed login is answered (default 5)")
         ("max-sessions", po::value<std::size_t>(), "most XenAPI sessions at once (default 1000)")
+        ("max-sessions-per-user", po::value<std::size_t>(),
+         "most XenAPI sessions of one user, or of one originator for root (default 500)")
         ("session-idle-timeout", po::value<double>(), "seconds before an unused session expires (default 86400)")
         ("users", po::value<std::string>(), "users file: lines name:role:crypt-hash (SHA-512 crypt)")
         ("pam-service", po::value<std::string>(), "PAM service name (default xenrdpd)")
@@ -127,6 +129,7 @@ Config buildConfig(const po::variables_map& vm, const std::string& configFile)
     c.callPluginInterval = positiveSeconds(vm, "call-plugin-interval", c.callPluginInterval, true);
     c.loginFailureDelay = positiveSeconds(vm, "login-failure-delay", c.loginFailureDelay, true);
     c.maxSessions = atLeastOne<std::size_t>(vm, "max-sessions", c.maxSessions);
+    c.maxSessionsPerUser = atLeastOne<std::size_t>(vm, "max-sessions-per-user", c.maxSessionsPerUser);
     c.sessionIdleTimeout = positiveSeconds(vm, "session-idle-timeout", c.sessionIdleTimeout, false);
     str("users", c.usersFile);
     str("pam-service", c.pamService);

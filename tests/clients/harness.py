@@ -5,6 +5,7 @@ Everything here is real: Debian's xenstored (through tests/sandbox), the
 simulated Windows guest agent, and the xenrdpd binary under test.  Waits are
 conditions with deadlines, never fixed sleeps.
 """
+import http.client
 import os
 import re
 import shutil
@@ -13,6 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
+import xmlrpc.client
 
 BUILD_DIR = os.environ.get("XENRDP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 
@@ -56,6 +59,28 @@ def make_users_file(path, users):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
+
+
+class UnixStreamHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """xmlrpc transport over a Unix socket, for XenAPI.Session (os-xenapi's
+    own UDSTransport is broken on Python 3, reference xenapi-clients.md §0.11)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.unix_path = path
+
+    def make_connection(self, host):
+        return UnixStreamHTTPConnection(self.unix_path)
 
 
 class Sandbox:
@@ -187,6 +212,14 @@ class Daemon:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}/"
+
+    def metric(self, name):
+        """The value of the sample `name` (the first, if labelled) in GET /metrics, or None."""
+        with urllib.request.urlopen(f"{self.url}metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    return float(line.rsplit(" ", 1)[1])
+        return None
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:

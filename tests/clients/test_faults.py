@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 import unittest
-import urllib.request
 import xmlrpc.client
 
 from os_xenapi.client import XenAPI
@@ -57,14 +56,6 @@ def daemon_running_guests(session):
 def event_from(session, classes, token, timeout):
     # "from" is a Python keyword: XenAPI.py's attribute chain needs getattr.
     return getattr(session.xenapi.event, "from")(classes, token, timeout)
-
-
-def metric(daemon, name):
-    with urllib.request.urlopen(f"{daemon.url}metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def one_guest_daemon(test):
@@ -137,7 +128,7 @@ class XenstoredRestartTest(unittest.TestCase):
                            30, "event.from reporting the new, renamed and vanished domains")
         self.assertIsNone(collector.error)
         self.assertFalse(collector.seen("del", uuids[3]), "an unchanged domain must not be deleted")
-        self.assertGreaterEqual(metric(daemon, "xenrdpd_xenstore_reconnects_total"), 1)
+        self.assertGreaterEqual(daemon.metric("xenrdpd_xenstore_reconnects_total"), 1)
 
     def test_repeated_xenstored_restarts_lose_nothing(self):
         sandbox = harness.Sandbox()
@@ -153,7 +144,7 @@ class XenstoredRestartTest(unittest.TestCase):
                 sandbox.add_domain(d, f"round{i}-dom{d}")
             harness.wait_until(lambda: daemon_running_guests(session) == xenstore_domains(sandbox), 30,
                                f"resync after restart {i + 1}")
-        self.assertGreaterEqual(metric(daemon, "xenrdpd_xenstore_reconnects_total"), rounds)
+        self.assertGreaterEqual(daemon.metric("xenrdpd_xenstore_reconnects_total"), rounds)
 
 
 class DaemonKillTest(unittest.TestCase):
@@ -208,7 +199,7 @@ class SigtermDrainTest(unittest.TestCase):
 
         t = threading.Thread(target=long_poll, daemon=True)
         t.start()
-        harness.wait_until(lambda: metric(daemon, "xenrdpd_event_waiters") == 1, 10, "the event.from in flight")
+        harness.wait_until(lambda: daemon.metric("xenrdpd_event_waiters") == 1, 10, "the event.from in flight")
 
         start = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
@@ -247,11 +238,11 @@ class VanishedClientTest(unittest.TestCase):
             with self.subTest(transport=name):
                 sock = connect()
                 sock.sendall(request)
-                harness.wait_until(lambda: metric(daemon, "xenrdpd_event_waiters") == 1, 10,
+                harness.wait_until(lambda: daemon.metric("xenrdpd_event_waiters") == 1, 10,
                                    f"the event.from over {name} waiting")
                 start = time.monotonic()
                 sock.close()  # the client goes away mid-poll (300 s timeout)
-                harness.wait_until(lambda: metric(daemon, "xenrdpd_event_waiters") == 0, 5,
+                harness.wait_until(lambda: daemon.metric("xenrdpd_event_waiters") == 0, 5,
                                    f"the waiter of the vanished {name} client to go")
                 print(f"{name}: waiter gone {time.monotonic() - start:.3f}s after the client closed")
         # The daemon still serves the session.

@@ -5,13 +5,10 @@ Login, list VMs, read guest metrics, request-rdp-on and see data-ts become
 "1" once the simulated agent answers, over TCP and over the Unix socket;
 SESSION_INVALID after a daemon restart makes the client log in again.
 """
-import http.client
 import os
 import shutil
-import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import unittest
 import warnings
@@ -23,28 +20,6 @@ import harness
 
 GUEST_DOMID = 3
 OLD_AGENT_DOMID = 4
-
-
-class UnixStreamHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost")
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
-
-
-class UnixTransport(xmlrpc.client.Transport):
-    """xmlrpc transport over a Unix socket (os-xenapi's own UDSTransport is
-    broken on Python 3, reference xenapi-clients.md §0.11)."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.unix_path = path
-
-    def make_connection(self, host):
-        return UnixStreamHTTPConnection(self.unix_path)
 
 
 def find_vm(session, name):
@@ -161,7 +136,7 @@ class UnixSocketAcceptanceTest(AcceptanceFlow, unittest.TestCase):
         # os-xenapi's own xapi_local() and UDSTransport are broken on
         # Python 3 (xenapi-clients.md §0.11): the same Session class over
         # the transport above.
-        return XenAPI.Session("http://localhost/", transport=UnixTransport(self.daemon.unix_socket))
+        return XenAPI.Session("http://localhost/", transport=harness.UnixTransport(self.daemon.unix_socket))
 
     def login(self, session):
         session.xenapi.login_with_password("root", "")

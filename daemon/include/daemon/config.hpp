@@ -49,6 +49,7 @@ struct Config {
     double callPluginInterval = 10.0;  ///< seconds; 0 disables the rate limit
     double loginFailureDelay = 5.0;    ///< seconds, as xapi
     std::size_t maxSessions = 1000;
+    std::size_t maxSessionsPerUser = 500;  ///< per user name, or per originator for root (xapi's grouping)
     double sessionIdleTimeout = 86400.0;  ///< seconds
 
     // Authentication

@@ -145,6 +145,8 @@ std::vector<std::string> DispatcherImpl::permissionsOf(auth::Role role) const
 
 const DispatchCounters& DispatcherImpl::counters()
 {
+    // Sessions expire lazily; reap first so that the gauge counts live ones.
+    sessions_.expire();
     counters_.sessions = sessions_.size();
     counters_.eventWaiters = waiters_.size();
     return counters_;

@@ -11,7 +11,19 @@ SessionManager::SessionManager(SessionLimits limits, std::function<Clock::time_p
     : limits_(limits), now_(std::move(now))
 {
     if (limits_.maxSessions == 0) limits_.maxSessions = 1;
+    limits_.maxSessionsPerUser = std::clamp<std::size_t>(limits_.maxSessionsPerUser, 1, limits_.maxSessions);
 }
+
+namespace {
+
+/// xapi's grouping: root's sessions by originator, everyone else's by name.
+std::string groupOf(const std::string& user, const std::string& originator)
+{
+    if (user.empty() || user == "root") return "originator:" + originator;
+    return "user:" + user;
+}
+
+}  // namespace
 
 bool SessionManager::expired(const Session& s, Clock::time_point now) const
 {
@@ -22,15 +34,13 @@ const Session& SessionManager::create(std::string user, auth::Role role, bool is
                                       std::string originator)
 {
     expire();
-    // At the cap, the least recently used session makes room (see SessionLimits).
-    while (sessions_.size() >= limits_.maxSessions) {
-        auto oldest = std::min_element(sessions_.begin(), sessions_.end(),
-                                       [](const auto& a, const auto& b) {
-                                           return a.second.lastUsed < b.second.lastUsed;
-                                       });
-        std::string ref = oldest->first;
-        removeAndNotify(ref);
-    }
+    std::string group = groupOf(user, originator);
+    // Room is made as SessionLimits says: first within the login's own
+    // group, then, at the overall cap, in the largest group.
+    const auto inGroup = static_cast<std::size_t>(std::count_if(
+        sessions_.begin(), sessions_.end(), [&group](const auto& entry) { return entry.second.group == group; }));
+    for (std::size_t n = inGroup; n >= limits_.maxSessionsPerUser; --n) evictLeastRecentlyUsed(group);
+    while (sessions_.size() >= limits_.maxSessions) evictLeastRecentlyUsed("");
     const auto now = now_();
     Session s;
     s.uuid = metrics::randomUuid();
@@ -39,6 +49,7 @@ const Session& SessionManager::create(std::string user, auth::Role role, bool is
     s.role = role;
     s.isLocalSuperuser = isLocalSuperuser;
     s.originator = std::move(originator);
+    s.group = std::move(group);
     s.created = now;
     s.lastUsed = now;
     std::string ref = s.ref;
@@ -87,6 +98,22 @@ std::size_t SessionManager::expire()
 void SessionManager::onRemoved(std::function<void(const std::string& ref)> listener)
 {
     onRemoved_ = std::move(listener);
+}
+
+void SessionManager::evictLeastRecentlyUsed(const std::string& group)
+{
+    // No group given: candidates are the sessions of the largest groups.
+    std::unordered_map<std::string, std::size_t> sizes;
+    std::size_t largest = 0;
+    if (group.empty()) {
+        for (const auto& [ref, s] : sessions_) largest = std::max(largest, ++sizes[s.group]);
+    }
+    const Session* victim = nullptr;
+    for (const auto& [ref, s] : sessions_) {
+        const bool candidate = group.empty() ? sizes[s.group] == largest : s.group == group;
+        if (candidate && (victim == nullptr || s.lastUsed < victim->lastUsed)) victim = &s;
+    }
+    if (victim != nullptr) removeAndNotify(victim->ref);
 }
 
 void SessionManager::removeAndNotify(const std::string& ref)

@@ -108,7 +108,8 @@ public:
 
     /// Every method served, sorted (what system.listMethods answers).
     std::vector<std::string> methodNames() const;
-    /// Counters, with sessions/eventWaiters refreshed.
+    /// Counters, with sessions/eventWaiters refreshed (idle-expired sessions
+    /// are destroyed first, so `sessions` counts live ones).
     const DispatchCounters& counters() const;
     SessionManager& sessions();
 

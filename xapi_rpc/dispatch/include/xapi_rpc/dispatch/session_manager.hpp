@@ -12,15 +12,29 @@
 namespace xenrdp::xapi_rpc::dispatch {
 
 /// Bounds on sessions.
+///
+/// Sessions are counted per group, as xapi's session GC counts them
+/// (db_gc.ml timeout_sessions): the sessions of one user name form a group,
+/// except root's (user "root" or ""), which are grouped by originator, since
+/// all of root's clients share one name.
+///
+/// A login whose group already holds maxSessionsPerUser sessions evicts that
+/// group's least recently used session (xapi destroys a group's oldest beyond
+/// its limit). A login that finds maxSessions live sessions in all evicts the
+/// least recently used session of the largest group. So a user who logs in
+/// over and over only ever pushes out their own sessions, or those of a
+/// user who holds at least as many: a read-only account cannot evict a
+/// pool-admin's or XenCenter's session. No login is ever refused for want
+/// of room.
 struct SessionLimits {
     /// A session unused for this long is destroyed (xapi keeps idle sessions
     /// for 24 h before its session GC reaps them; we do the same).
     std::chrono::seconds idleTimeout{std::chrono::hours(24)};
-    /// Live sessions at most. A login beyond it evicts the least recently
-    /// used session (as xapi evicts the oldest sessions of an originator
-    /// beyond its cap) rather than refusing the login, so a client that
-    /// leaks sessions cannot lock everybody out.
+    /// Live sessions at most, all groups together.
     std::size_t maxSessions = 1000;
+    /// Live sessions of one group at most (xapi: 500 per user name and per
+    /// originator).
+    std::size_t maxSessionsPerUser = 500;
 };
 
 /// One XenAPI session. Not tied to any connection: any connection may use it,
@@ -32,6 +46,7 @@ struct Session {
     auth::Role role = auth::Role::ReadOnly;
     bool isLocalSuperuser = false;
     std::string originator;
+    std::string group;  ///< what the per-user cap counts: "user:<name>" or, for root, "originator:<originator>"
     std::chrono::steady_clock::time_point created;
     std::chrono::steady_clock::time_point lastUsed;
 };
@@ -49,8 +64,9 @@ public:
     explicit SessionManager(SessionLimits limits = {},
                             std::function<Clock::time_point()> now = &Clock::now);
 
-    /// Creates a session; evicts idle-expired sessions and, at the cap, the
-    /// least recently used one (each reported to the removal listener).
+    /// Creates a session; evicts idle-expired sessions and, at a cap, one
+    /// least recently used session as SessionLimits says (each reported to
+    /// the removal listener). Never refuses.
     const Session& create(std::string user, auth::Role role, bool isLocalSuperuser,
                           std::string originator);
     /// The live session with this ref, its last use set to now; nullptr if
@@ -71,6 +87,9 @@ public:
 
 private:
     void removeAndNotify(const std::string& ref);
+    /// Removes the least recently used session whose group is `group`, or of
+    /// any group whose size is the largest when `group` is empty.
+    void evictLeastRecentlyUsed(const std::string& group);
     bool expired(const Session& s, Clock::time_point now) const;
 
     SessionLimits limits_;
