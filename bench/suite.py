@@ -114,7 +114,7 @@ def cpu_ticks(pid):
 
 
 def wait_settled(sandbox, daemon, domains, deadline):
-    """Waits until every guest watch has fired once at registration (4 per
+    """Waits until every guest watch has fired once at registration (6 per
     domain) and then until neither xenrdpd nor xenstored uses any CPU for
     0.5 s: the re-reads those firings cause are done and both are idle.
     Returns seconds waited (the quiet 0.5 s not counted), None on deadline."""
@@ -127,7 +127,7 @@ def wait_settled(sandbox, daemon, domains, deadline):
         ticks = (cpu_ticks(daemon.proc.pid), cpu_ticks(xs_pid))
         still = still + 1 if ticks == last else 0
         last = ticks
-        if n >= 4 * domains and still >= 5:
+        if n >= 6 * domains and still >= 5:
             return time.monotonic() - t0 - 0.5
         time.sleep(0.1)
     return None

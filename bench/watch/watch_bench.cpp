@@ -152,7 +152,9 @@ public:
         conn.start();
         watcher.start([flag = &scanned] { *flag = true; });
         runUntil(io, [flag = &scanned] { return *flag; }, 600s);
-        const std::uint64_t firings = 4ULL * domains_;
+        // One firing at registration per watched subtree (six per guest:
+        // control, data/ts, attr, feature/hotplug, data/service, xenserver/attr).
+        const std::uint64_t firings = 6ULL * domains_;
         runUntil(io, [w = &watcher, firings] { return w->stats().watchEvents >= firings; }, 600s);
         runUntil(io, [w = &watcher] { return w->pendingJobs() == 0; }, 600s);
         row.scanSeconds = std::chrono::duration<double>(Clock::now() - t1).count();

@@ -124,11 +124,16 @@ std::optional<DomainPath> parseDomainPath(std::string_view path)
 
 const std::vector<WatchedBase>& watchedBases()
 {
+    // xenopsd's list (reference §4.1) cut to what VM_guest_metrics uses.
+    // Depths are xenopsd's ls_lR depths plus one (its depth 0 keeps the
+    // children): data/service/<s>/<k>, xenserver/attr/net-sriov-vf/<n>/ipv4/<i>.
     static const std::vector<WatchedBase> bases = {
         {"control", 1},
         {"data/ts", 0},
         {"attr", 4},
         {"feature/hotplug", 1},
+        {"data/service", 2},
+        {"xenserver/attr", 4},
     };
     return bases;
 }
@@ -142,6 +147,8 @@ const std::vector<ReadOp>& extraReads()
         {"data/domain", 0},          {"data/cant_suspend_reason", 0},
         // Below attr (depth 4), so three levels keep the two views equal.
         {"attr/PVAddons", 3},
+        // drivers/<i>: read by xenopsd (ls_lR depth 0) but not watched.
+        {"drivers", 1},
     };
     return extras;
 }

@@ -61,13 +61,15 @@ struct WatchedBase {
 
 /// The subtrees watched per guest domain (reference §4.1, reduced to what
 /// VM_guest_metrics needs): control/ (one level), data/ts, attr/ (four
-/// levels: attr/vif/<n>/ipv4/<i>, attr/eth<n>/ipv6/<i>/addr) and
-/// feature/hotplug/ (one level).
+/// levels: attr/vif/<n>/ipv4/<i>, attr/eth<n>/ipv6/<i>/addr),
+/// feature/hotplug/ (one level), data/service/ (two levels: <s>/<k>) and
+/// xenserver/attr/ (four levels: net-sriov-vf/<n>/ipv4/<i>).
 const std::vector<WatchedBase>& watchedBases();
 
 /// Nodes that are not watched but re-read whenever a watched one fires
 /// (data/os_*, data/host_name_dns, data/domain, data/cant_suspend_reason)
-/// plus a listing of attr/PVAddons.
+/// plus listings of attr/PVAddons and drivers/ (xenopsd reads drivers/
+/// without watching it).
 const std::vector<ReadOp>& extraReads();
 
 /// What to read for an event at `rel` (relative, as from parseDomainPath):

@@ -50,9 +50,10 @@ class DomainWatcherImpl;
 
 /// Watches /local/domain: discovers domains at start and on
 /// @introduceDomain, marks them Halted on @releaseDomain, and for each
-/// running guest watches control/, data/ts, attr/ and feature/hotplug/,
-/// re-reading what an event points at and publishing the derived
-/// VM_guest_metrics fields (metrics::deriveGuestFields) when they change.
+/// running guest watches control/, data/ts, attr/, feature/hotplug/,
+/// data/service/ and xenserver/attr/ (as xenopsd does), re-reading what an
+/// event points at and publishing the derived VM_guest_metrics fields
+/// (metrics::deriveGuestFields) when they change.
 /// After a xenstored restart (Connection's onReconnected) it rebuilds from
 /// xenstore and publishes only differences.
 ///

@@ -164,3 +164,68 @@ TEST_CASE("A guest-metrics change moves last_updated and a repeated value does n
     REQUIRE(changed.changes.size() == 1);
     CHECK(changed.changes.front().ref == gmRef);
 }
+
+TEST_CASE("Driver entries, services and SR-IOV addresses present at discovery are read",
+          "[engine][integration][agent]")
+{
+    sandbox::XenstoredSandbox sb;
+    const std::string uuid = addGuest(sb, 5);
+    // What Windows PV drivers, a service-reporting agent and an SR-IOV VF's
+    // agent write (reference §3.2-3.3), all before the daemon starts.
+    sb.write(dom(5, "drivers/0"), "XenServer XENBUS 9.1.0.12 (build 12)");
+    sb.write(dom(5, "drivers/1"), "XenServer XENVIF 9.1.1.5 (build 5)");
+    sb.write(dom(5, "data/service/sshd/state"), "running");
+    sb.write(dom(5, "data/service/sshd/enabled"), "1");
+    sb.write(dom(5, "xenserver/attr/net-sriov-vf/1/ipv4/0"), "192.0.2.10");
+    sb.write(dom(5, "xenserver/attr/net-sriov-vf/1/ipv6/0"), "2001:db8::10");
+    Engine engine(sb);
+    engine.start();
+
+    const metrics::GuestMetricsRecord* gm = engine.gm(uuid);
+    REQUIRE(gm != nullptr);
+    CHECK(gm->pvDriversVersion == metrics::StringMap{{"xenbus", "XenServer 9.1.0.12 (build 12)"},
+                                                     {"xenvif", "XenServer 9.1.1.5 (build 5)"},
+                                                     {"micro", "-1"}});
+    CHECK(gm->services == metrics::StringMap{{"sshd/state", "running"}, {"sshd/enabled", "1"}});
+    CHECK(gm->networks == metrics::StringMap{{"1/ip", "192.0.2.10"},
+                                             {"1/ipv4/0", "192.0.2.10"},
+                                             {"1/ipv6/0", "2001:db8::10"}});
+    CHECK(gm->pvDriversDetected);
+}
+
+TEST_CASE("data/service and xenserver/attr are watched and drivers/ is re-read with the extras",
+          "[engine][integration][agent]")
+{
+    sandbox::XenstoredSandbox sb;
+    const std::string uuid = addGuest(sb, 5);
+    Engine engine(sb);
+    engine.start();
+
+    // A watched path: its own event brings it in.
+    sb.write(dom(5, "data/service/sshd/state"), "running");
+    REQUIRE(engine.runUntil([&engine, uuid] {
+        const auto* gm = engine.gm(uuid);
+        return gm != nullptr && gm->services.count("sshd/state") != 0;
+    }));
+    sb.write(dom(5, "xenserver/attr/net-sriov-vf/2/ipv4/0"), "198.51.100.7");
+    REQUIRE(engine.runUntil([&engine, uuid] { return engine.gm(uuid)->networks.count("2/ip") != 0; }));
+    CHECK(engine.gm(uuid)->networks ==
+          metrics::StringMap{{"2/ip", "198.51.100.7"}, {"2/ipv4/0", "198.51.100.7"}});
+
+    // drivers/ is not watched (as in xenopsd): the entry shows up once a
+    // watched node fires and the unwatched extras are read again.
+    sb.write(dom(5, "drivers/0"), "XenServer XENVBD 9.1.2.1 (build 1)");
+    sb.write(dom(5, "data/ts"), "1");
+    REQUIRE(engine.runUntil([&engine, uuid] {
+        return engine.gm(uuid)->pvDriversVersion.count("xenvbd") != 0 &&
+               engine.other(uuid, "data-ts") == std::optional<std::string>("1");
+    }));
+    CHECK(engine.gm(uuid)->pvDriversVersion ==
+          metrics::StringMap{{"xenvbd", "XenServer 9.1.2.1 (build 1)"}, {"micro", "-1"}});
+
+    // Removals follow too.
+    sb.remove(dom(5, "data/service/sshd"));
+    REQUIRE(engine.runUntil([&engine, uuid] { return engine.gm(uuid)->services.empty(); }));
+    sb.remove(dom(5, "xenserver/attr/net-sriov-vf"));
+    REQUIRE(engine.runUntil([&engine, uuid] { return engine.gm(uuid)->networks.empty(); }));
+}

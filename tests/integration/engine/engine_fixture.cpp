@@ -17,6 +17,8 @@ extern "C" {
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "domain_paths.hpp"
+
 extern char** environ;
 
 namespace xenrdp::test {
@@ -82,7 +84,7 @@ void Engine::start()
                                  " scans=" + std::to_string(watcher->stats().scans) + ")");
     // Each guest watch fires once at registration: let those pass, so that
     // every test starts from a quiet engine.
-    const std::size_t firings = 4 * watcher->watchedDomains();
+    const std::size_t firings = daemon::detail::watchedBases().size() * watcher->watchedDomains();
     if (!runUntil([w = watcher.get(), firings] { return w->stats().watchEvents >= firings; }) ||
         !settle())
         throw std::runtime_error("initial watch firings did not settle");

@@ -146,6 +146,36 @@ TEST_CASE("Keys beyond the per-domain total are dropped with one warning",
     CHECK(victimStillServed(engine, guests, "1"));
 }
 
+TEST_CASE("Hundreds of services and driver entries are capped with one warning",
+          "[engine][integration][hostile]")
+{
+    TwoGuests guests;
+    Engine engine(guests.sb);
+    engine.start();
+    const daemon::DomainWatcherOptions defaults;
+    const std::size_t cap = defaults.limits.maxKeysPerTree;
+    for (int i = 0; i < 300; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "drivers/%d", i);
+        guests.sb.write(dom(5, name), "Vendor DRV" + std::to_string(1000 + i) + " 1.0 x");
+        std::snprintf(name, sizeof name, "data/service/s%03d/state", i);
+        guests.sb.write(dom(5, name), "running");
+    }
+    // data/service is watched; drivers/ comes with the extras of its events.
+    REQUIRE(engine.runUntil([&engine, uuid = guests.hostile, cap] {
+        const auto* gm = engine.gm(uuid);
+        return gm != nullptr && gm->services.size() == cap && gm->pvDriversVersion.size() == cap;
+    }));
+    REQUIRE(engine.settle());
+    const auto* gm = engine.gm(guests.hostile);
+    // The alphabetically first services: data/service/s000 .. s255.
+    CHECK(gm->services.begin()->first == "s000/state");
+    CHECK(gm->services.rbegin()->first == "s" + std::to_string(cap - 1) + "/state");
+    CHECK(gm->pvDriversVersion.size() == cap);
+    CHECK(engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=children") == 1);
+    CHECK(victimStillServed(engine, guests, "1"));
+}
+
 TEST_CASE("A guest flooding data/ts does not starve another guest",
           "[engine][integration][hostile]")
 {

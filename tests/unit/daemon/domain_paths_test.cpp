@@ -70,6 +70,8 @@ TEST_CASE("An event at a watched base lists the base", "[daemon][unit]")
     CHECK(readForEvent("attr") == std::optional<ReadOp>(ReadOp{"attr", 4}));
     CHECK(readForEvent("data/ts") == std::optional<ReadOp>(ReadOp{"data/ts", 0}));
     CHECK(readForEvent("feature/hotplug") == std::optional<ReadOp>(ReadOp{"feature/hotplug", 1}));
+    CHECK(readForEvent("data/service") == std::optional<ReadOp>(ReadOp{"data/service", 2}));
+    CHECK(readForEvent("xenserver/attr") == std::optional<ReadOp>(ReadOp{"xenserver/attr", 4}));
 }
 
 TEST_CASE("An event below a base reads the node cut to the base's depth", "[daemon][unit]")
@@ -82,6 +84,11 @@ TEST_CASE("An event below a base reads the node cut to the base's depth", "[daem
     CHECK(readForEvent("attr/vif/0") == std::optional<ReadOp>(ReadOp{"attr/vif/0", 2}));
     CHECK(readForEvent("attr/a/b/c/d/e/f") == std::optional<ReadOp>(ReadOp{"attr/a/b/c/d", 0}));
     CHECK(readForEvent("data/ts/x") == std::optional<ReadOp>(ReadOp{"data/ts", 0}));
+    CHECK(readForEvent("data/service/sshd/state") ==
+          std::optional<ReadOp>(ReadOp{"data/service/sshd/state", 0}));
+    CHECK(readForEvent("data/service/sshd") == std::optional<ReadOp>(ReadOp{"data/service/sshd", 1}));
+    CHECK(readForEvent("xenserver/attr/net-sriov-vf/1/ipv4/0") ==
+          std::optional<ReadOp>(ReadOp{"xenserver/attr/net-sriov-vf/1/ipv4/0", 0}));
 }
 
 TEST_CASE("Events outside the watched subtrees read nothing", "[daemon][unit]")
@@ -90,13 +97,18 @@ TEST_CASE("Events outside the watched subtrees read nothing", "[daemon][unit]")
     CHECK_FALSE(readForEvent("controlx"));
     CHECK_FALSE(readForEvent("attr/os/hotfixes/0"));
     CHECK_FALSE(readForEvent("feature/other"));
+    CHECK_FALSE(readForEvent("drivers/0"));  // re-read with the extras, not watched
+    CHECK_FALSE(readForEvent("xenserver/other"));
     CHECK_FALSE(readForEvent(""));
 }
 
-TEST_CASE("Listing roots are the watched bases and attr/PVAddons", "[daemon][unit]")
+TEST_CASE("Listing roots are the watched bases, attr/PVAddons and drivers", "[daemon][unit]")
 {
     CHECK(isListingRoot("control"));
+    CHECK(isListingRoot("data/service"));
+    CHECK(isListingRoot("xenserver/attr"));
     CHECK(isListingRoot("attr/PVAddons"));
+    CHECK(isListingRoot("drivers"));
     CHECK_FALSE(isListingRoot("control/ts"));
     CHECK_FALSE(isListingRoot("data/os_name"));
 }
