@@ -14,7 +14,9 @@
 //                     but never reports through data/ts
 //
 // Other options: --socket PATH (else $XENSTORED_PATH), --domid N, --rdp 0|1
-// (initial state), --ip ADDR (attr/vif/0/ipv4/0), --os-name TEXT
+// (initial state), --ip ADDR (attr/vif/0/ipv4/0), --ipv6 ADDR
+// (attr/vif/0/ipv6/0), --net-layout vif|legacy (legacy: attr/eth0/ip and
+// attr/eth0/ipv6/0/addr instead, as older agents write), --os-name TEXT
 // (data/os_name), --pv-version MAJ.MIN.MICRO (attr/PVAddons).
 // Prints "ready" once its keys are written.  SIGTERM/SIGINT: removes its
 // advertisement keys (as the agent's service stop does) and exits 0.
@@ -49,6 +51,8 @@ struct Options {
     std::string agent = "current";
     bool rdp = false;
     std::string ip;
+    std::string ipv6;
+    bool legacyNet = false;
     std::string osName;
     std::string pvVersion;
 };
@@ -66,9 +70,10 @@ public:
     {
         if (!opt_.osName.empty())
             write("data/os_name", opt_.osName);
-        if (!opt_.ip.empty()) {
-            write("attr/vif/0/ipv4/0", opt_.ip);
-        }
+        if (!opt_.ip.empty())
+            write(opt_.legacyNet ? "attr/eth0/ip" : "attr/vif/0/ipv4/0", opt_.ip);
+        if (!opt_.ipv6.empty())
+            write(opt_.legacyNet ? "attr/eth0/ipv6/0/addr" : "attr/vif/0/ipv6/0", opt_.ipv6);
         if (!opt_.pvVersion.empty()) {
             unsigned maj = 0, min = 0, micro = 0;
             std::sscanf(opt_.pvVersion.c_str(), "%u.%u.%u", &maj, &min, &micro);
@@ -185,6 +190,10 @@ bool parse(int argc, char** argv, Options& opt)
             opt.rdp = v == "1";
         else if (a == "--ip" && next(v))
             opt.ip = v;
+        else if (a == "--ipv6" && next(v))
+            opt.ipv6 = v;
+        else if (a == "--net-layout" && next(v) && (v == "vif" || v == "legacy"))
+            opt.legacyNet = v == "legacy";
         else if (a == "--os-name" && next(v))
             opt.osName = v;
         else if (a == "--pv-version" && next(v))
@@ -202,8 +211,8 @@ int main(int argc, char** argv)
     Options opt;
     if (!parse(argc, argv, opt)) {
         std::cerr << "usage: xenrdp-guest-agent --domid N [--socket PATH] "
-                     "[--agent current|legacy|old] [--rdp 0|1] [--ip ADDR] [--os-name TEXT] "
-                     "[--pv-version A.B.C]\n";
+                     "[--agent current|legacy|old] [--rdp 0|1] [--ip ADDR] [--ipv6 ADDR] "
+                     "[--net-layout vif|legacy] [--os-name TEXT] [--pv-version A.B.C]\n";
         return 2;
     }
     if (!opt.socket.empty())

@@ -1,10 +1,17 @@
 // The RDP control protocol of the guest agent, seen through the records.
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
+#include <xapi_rpc/dispatch/wire_records.hpp>
+
 #include "engine_fixture.hpp"
 
 using namespace xenrdp;
 using namespace xenrdp::test;
+using xapi_rpc::DateTime;
+using xapi_rpc::Struct;
+using xapi_rpc::Value;
 
 namespace {
 
@@ -16,42 +23,196 @@ std::string addGuest(sandbox::XenstoredSandbox& sb, std::uint32_t domid)
     return sb.addDomain(spec);
 }
 
+/// control/ keys xenopsd writes for every domain (the sandbox does too).
+const metrics::StringMap kToolstackOther = {
+    {"platform-feature-multiprocessor-suspend", "1"},
+    {"platform-feature-xs_reset_watches", "1"},
+    {"has-vendor-device", "0"},
+};
+
+metrics::StringMap withToolstack(metrics::StringMap agentKeys)
+{
+    agentKeys.insert(kToolstackOther.begin(), kToolstackOther.end());
+    return agentKeys;
+}
+
+/// What xapi's rules give for a guest (reference §3.1-3.4); the fields a
+/// guest cannot influence are fixed by expectedRecord.
+struct ExpectedGm {
+    metrics::StringMap osVersion;
+    metrics::StringMap pvDriversVersion;
+    metrics::StringMap networks;
+    metrics::StringMap other = kToolstackOther;
+    metrics::StringMap services;
+    bool pvDriversDetected = false;
+    const char* canUseHotplugVbd = "unspecified";
+    const char* canUseHotplugVif = "unspecified";
+};
+
+Value mapOf(const metrics::StringMap& map)
+{
+    Struct s;
+    for (const auto& [k, v] : map)
+        s.emplace_back(k, Value(v));
+    return Value(std::move(s));
+}
+
+/// The whole VM_guest_metrics record as get_record sends it, in xapi's
+/// field order.  uuid and last_updated are the actual ones: checked apart.
+Struct expectedRecord(const ExpectedGm& e, const Value& uuid, const Value& lastUpdated)
+{
+    return {
+        {"uuid", uuid},
+        {"os_version", mapOf(e.osVersion)},
+        {"netbios_name", mapOf({})},
+        {"PV_drivers_version", mapOf(e.pvDriversVersion)},
+        {"PV_drivers_up_to_date", Value(e.pvDriversDetected)},
+        {"memory", mapOf({})},
+        {"disks", mapOf({})},
+        {"networks", mapOf(e.networks)},
+        {"other", mapOf(e.other)},
+        {"last_updated", lastUpdated},
+        {"other_config", mapOf({})},
+        {"live", Value(true)},
+        {"can_use_hotplug_vbd", Value(e.canUseHotplugVbd)},
+        {"can_use_hotplug_vif", Value(e.canUseHotplugVif)},
+        {"PV_drivers_detected", Value(e.pvDriversDetected)},
+        {"services", mapOf(e.services)},
+    };
+}
+
+/// The VM's guest-metrics record in its wire form (empty if none).
+Struct wireRecord(const Engine& engine, const std::string& vmUuid)
+{
+    const metrics::VmRecord* vm = engine.vm(vmUuid);
+    auto gm = vm ? engine.store.get(vm->guestMetrics) : nullptr;
+    if (!gm)
+        return {};
+    const xapi_rpc::dispatch::FieldContext ctx{engine.store, vm->guestMetrics};
+    const Value value = xapi_rpc::dispatch::recordValue(*gm, ctx);
+    return *value.getIf<Struct>();
+}
+
+const Value* member(const Struct& s, const std::string& name)
+{
+    for (const auto& [k, v] : s)
+        if (k == name)
+            return &v;
+    return nullptr;
+}
+
+/// Readable form of a Value, for failure messages.
+std::string show(const Value& v)
+{
+    std::ostringstream out;
+    if (const auto* str = v.getIf<std::string>())
+        out << '"' << *str << '"';
+    else if (const auto* b = v.getIf<bool>())
+        out << (*b ? "true" : "false");
+    else if (const auto* d = v.getIf<DateTime>())
+        out << d->text;
+    else if (const auto* st = v.getIf<Struct>()) {
+        out << '{';
+        for (const auto& [k, m] : *st)
+            out << k << ": " << show(m) << "; ";
+        out << '}';
+    } else
+        out << "<other>";
+    return out.str();
+}
+
+/// The expected record with the actual uuid and last_updated.
+Struct expectedFor(const Struct& actual, const ExpectedGm& e)
+{
+    const Value* uuid = member(actual, "uuid");
+    const Value* lastUpdated = member(actual, "last_updated");
+    return expectedRecord(e, uuid ? *uuid : Value(), lastUpdated ? *lastUpdated : Value());
+}
+
+/// Waits until the record is exactly `e`, then checks it key for key (so a
+/// failure names the fields that differ), and that uuid and last_updated
+/// are well-formed and belong to this record.
+void requireRecord(Engine& engine, const std::string& vmUuid, const ExpectedGm& e)
+{
+    engine.runUntil([&engine, vmUuid, e] {
+        const Struct actual = wireRecord(engine, vmUuid);
+        return !actual.empty() && actual == expectedFor(actual, e);
+    });
+    const Struct actual = wireRecord(engine, vmUuid);
+    REQUIRE_FALSE(actual.empty());
+    const Struct expected = expectedFor(actual, e);
+    REQUIRE(actual.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        INFO("field " << expected[i].first << " actual " << show(actual[i].second)
+                      << " expected " << show(expected[i].second));
+        CHECK(actual[i].first == expected[i].first);
+        CHECK(actual[i].second == expected[i].second);
+    }
+    const metrics::GuestMetricsRecord* gm = engine.gm(vmUuid);
+    REQUIRE(gm != nullptr);
+    CHECK(*member(actual, "uuid") == Value(gm->uuid));
+    CHECK(engine.store.findByUuid(metrics::ObjectClass::GuestMetrics, gm->uuid) ==
+          engine.vm(vmUuid)->guestMetrics);
+    CHECK(*member(actual, "last_updated") ==
+          Value(DateTime{xapi_rpc::dispatch::formatDateTime(gm->lastUpdated)}));
+    CHECK(gm->lastUpdated > metrics::TimePoint{});
+    CHECK(gm->lastUpdated <= std::chrono::system_clock::now());
+}
+
+/// Guest 5 in a fresh sandbox, a started engine and the simulated agent
+/// run with `agentArgs` (ready).
+struct AgentGuest {
+    sandbox::XenstoredSandbox sb;
+    std::string uuid = addGuest(sb, 5);
+    Engine engine{sb};
+    std::optional<AgentProcess> agent;
+
+    explicit AgentGuest(const std::vector<std::string>& agentArgs)
+    {
+        engine.start();
+        agent.emplace(sb, 5, agentArgs);
+        if (!agent->waitReady())
+            throw std::runtime_error("the guest agent did not get ready");
+    }
+};
+
 }  // namespace
 
-TEST_CASE("A current agent's keys appear in other next to the toolstack's",
+TEST_CASE("A current agent's guest metrics match xapi's rules key for key",
           "[engine][integration][agent]")
 {
-    sandbox::XenstoredSandbox sb;
-    const std::string uuid = addGuest(sb, 5);
-    Engine engine(sb);
-    engine.start();
-    AgentProcess agent(sb, 5, {"--agent", "current", "--rdp", "0"});
-    REQUIRE(agent.waitReady());
+    AgentGuest g({"--agent", "current", "--rdp", "1", "--ip", "10.0.0.5", "--ipv6", "fd00::5",
+                  "--os-name", "Microsoft Windows 10 Pro", "--pv-version", "9.1.2"});
+    sandbox::XenstoredSandbox& sb = g.sb;
+    Engine& engine = g.engine;
+    const std::string uuid = g.uuid;
+    // The sandbox never writes feature/hotplug; the PV drivers would.
+    sb.write(dom(5, "feature/hotplug/vbd"), "1");
+    sb.write(dom(5, "feature/hotplug/vif"), "0");
 
-    REQUIRE(engine.runUntil([&engine, uuid] {
-        return engine.other(uuid, "data-ts") == std::optional<std::string>("0") &&
-               engine.other(uuid, "feature-ts2").has_value();
-    }));
-    const metrics::StringMap expected = {
-        {"platform-feature-multiprocessor-suspend", "1"},
-        {"platform-feature-xs_reset_watches", "1"},
-        {"has-vendor-device", "0"},
-        {"feature-ts", "1"},
-        {"feature-ts2", "1"},
-        {"data-ts", "0"},
-    };
-    CHECK(engine.gm(uuid)->other == expected);
+    ExpectedGm e;
+    e.osVersion = {{"name", "Microsoft Windows 10 Pro"}};
+    e.pvDriversVersion = {{"major", "9"}, {"minor", "1"}, {"micro", "2"}, {"build", "0"}};
+    e.networks = {{"0/ip", "10.0.0.5"}, {"0/ipv4/0", "10.0.0.5"}, {"0/ipv6/0", "fd00::5"}};
+    e.other = withToolstack({{"feature-ts", "1"}, {"feature-ts2", "1"}, {"data-ts", "1"}});
+    e.pvDriversDetected = true;
+    e.canUseHotplugVbd = "yes";
+    e.canUseHotplugVif = "no";
+    requireRecord(engine, uuid, e);
+
+    // request-rdp-off: control/ts flashes, the agent removes it and reports.
+    sb.write(dom(5, "control/ts"), "0");
+    e.other["data-ts"] = "0";
+    requireRecord(engine, uuid, e);
 }
 
 TEST_CASE("Writing control/ts=1 turns RDP on and the acknowledged ts key goes away",
           "[engine][integration][agent]")
 {
-    sandbox::XenstoredSandbox sb;
-    const std::string uuid = addGuest(sb, 5);
-    Engine engine(sb);
-    engine.start();
-    AgentProcess agent(sb, 5, {"--agent", "current", "--rdp", "0"});
-    REQUIRE(agent.waitReady());
+    AgentGuest g({"--agent", "current", "--rdp", "0"});
+    sandbox::XenstoredSandbox& sb = g.sb;
+    Engine& engine = g.engine;
+    const std::string uuid = g.uuid;
     REQUIRE(engine.runUntil(
         [&engine, uuid] { return engine.other(uuid, "data-ts") == std::optional<std::string>("0"); }));
 
@@ -64,16 +225,44 @@ TEST_CASE("Writing control/ts=1 turns RDP on and the acknowledged ts key goes aw
     CHECK(engine.other(uuid, "feature-ts2") == std::optional<std::string>("1"));
 }
 
+TEST_CASE("A legacy agent (seed protocol) reports through a deleted and rewritten data/ts",
+          "[engine][integration][agent]")
+{
+    AgentGuest g({"--agent", "legacy", "--rdp", "0", "--ip", "10.0.0.7", "--ipv6", "fd00::7",
+                  "--net-layout", "legacy"});
+    sandbox::XenstoredSandbox& sb = g.sb;
+    Engine& engine = g.engine;
+    const std::string uuid = g.uuid;
+
+    ExpectedGm e;
+    // attr/eth0/ip and attr/eth0/ipv6/0/addr: xapi's legacy layout.
+    e.networks = {{"0/ip", "10.0.0.7"}, {"0/ipv4/0", "10.0.0.7"}, {"0/ipv6/0", "fd00::7"}};
+    e.other = withToolstack({{"feature-ts", "1"}, {"feature-ts2", "1"}, {"data-ts", "0"}});
+    e.pvDriversDetected = true;
+    requireRecord(engine, uuid, e);
+
+    // The agent deletes control/ts, then data/ts, which its own watch
+    // rewrites with the new state.
+    sb.write(dom(5, "control/ts"), "1");
+    e.other["data-ts"] = "1";
+    requireRecord(engine, uuid, e);
+    CHECK(sb.read(dom(5, "data/ts")) == std::optional<std::string>("1"));
+    CHECK_FALSE(sb.read(dom(5, "control/ts")).has_value());
+}
+
 TEST_CASE("An old agent advertises only feature-ts and never reports data-ts",
           "[engine][integration][agent]")
 {
-    sandbox::XenstoredSandbox sb;
-    const std::string uuid = addGuest(sb, 5);
-    Engine engine(sb);
-    engine.start();
-    AgentProcess agent(sb, 5, {"--agent", "old"});
-    REQUIRE(agent.waitReady());
-    REQUIRE(engine.runUntil([&engine, uuid] { return engine.other(uuid, "feature-ts").has_value(); }));
+    AgentGuest g({"--agent", "old", "--ip", "10.0.0.6", "--net-layout", "legacy"});
+    sandbox::XenstoredSandbox& sb = g.sb;
+    Engine& engine = g.engine;
+    const std::string uuid = g.uuid;
+
+    ExpectedGm e;
+    e.networks = {{"0/ip", "10.0.0.6"}, {"0/ipv4/0", "10.0.0.6"}};
+    e.other = withToolstack({{"feature-ts", "1"}});
+    e.pvDriversDetected = true;  // it advertises a control/feature-* key
+    requireRecord(engine, uuid, e);
 
     const std::uint64_t events = engine.watcher->stats().watchEvents;
     sb.write(dom(5, "control/ts"), "1");
@@ -84,9 +273,7 @@ TEST_CASE("An old agent advertises only feature-ts and never reports data-ts",
                engine.watcher->stats().watchEvents >= events + 2;
     }));
     REQUIRE(engine.settle());
-    CHECK_FALSE(engine.other(uuid, "ts").has_value());
-    CHECK_FALSE(engine.other(uuid, "feature-ts2").has_value());
-    CHECK_FALSE(engine.other(uuid, "data-ts").has_value());
+    requireRecord(engine, uuid, e);
 }
 
 TEST_CASE("A guest without an agent has live guest metrics with only toolstack keys",
@@ -97,42 +284,34 @@ TEST_CASE("A guest without an agent has live guest metrics with only toolstack k
     Engine engine(sb);
     engine.start();
     REQUIRE(engine.settle());
-    const metrics::GuestMetricsRecord* gm = engine.gm(uuid);
-    REQUIRE(gm != nullptr);
-    CHECK(gm->live);
-    const metrics::StringMap expected = {
-        {"platform-feature-multiprocessor-suspend", "1"},
-        {"platform-feature-xs_reset_watches", "1"},
-        {"has-vendor-device", "0"},
-    };
-    CHECK(gm->other == expected);
-    CHECK(gm->networks.empty());
-    CHECK_FALSE(gm->pvDriversDetected);
+    requireRecord(engine, uuid, ExpectedGm{});
 }
 
-TEST_CASE("The agent's address and OS name reach networks and os_version",
+TEST_CASE("A deleted data/ts is rewritten by the agent and the record follows",
           "[engine][integration][agent]")
 {
-    sandbox::XenstoredSandbox sb;
-    const std::string uuid = addGuest(sb, 5);
-    Engine engine(sb);
-    engine.start();
-    AgentProcess agent(sb, 5,
-                       {"--ip", "10.0.0.5", "--os-name", "Microsoft Windows 10 Pro",
-                        "--pv-version", "9.1.2"});
-    REQUIRE(agent.waitReady());
-    REQUIRE(engine.runUntil([&engine, uuid] {
-        const auto* gm = engine.gm(uuid);
-        return gm != nullptr && gm->networks.count("0/ip") != 0 &&
-               gm->osVersion.count("name") != 0 && gm->pvDriversVersion.count("micro") != 0;
-    }));
-    const metrics::GuestMetricsRecord* gm = engine.gm(uuid);
-    CHECK(gm->networks.at("0/ip") == "10.0.0.5");
-    CHECK(gm->networks.at("0/ipv4/0") == "10.0.0.5");
-    CHECK(gm->osVersion.at("name") == "Microsoft Windows 10 Pro");
-    CHECK(gm->pvDriversVersion.at("major") == "9");
-    CHECK(gm->pvDriversVersion.at("micro") == "2");
-    CHECK(gm->pvDriversDetected);
+    AgentGuest g({"--agent", "current", "--rdp", "1"});
+    sandbox::XenstoredSandbox& sb = g.sb;
+    Engine& engine = g.engine;
+    const std::string uuid = g.uuid;
+    REQUIRE(engine.runUntil(
+        [&engine, uuid] { return engine.other(uuid, "data-ts") == std::optional<std::string>("1"); }));
+
+    // A stale value written behind the agent's back: it only rewrites a
+    // missing data/ts, so this one stays and the record shows it.
+    sb.write(dom(5, "data/ts"), "0");
+    REQUIRE(engine.runUntil(
+        [&engine, uuid] { return engine.other(uuid, "data-ts") == std::optional<std::string>("0"); }));
+    const std::uint64_t before = engine.store.generation();
+
+    // Deleted: the agent's watch fires and it writes its real state again.
+    sb.remove(dom(5, "data/ts"));
+    REQUIRE(engine.runUntil(
+        [&engine, uuid] { return engine.other(uuid, "data-ts") == std::optional<std::string>("1"); }));
+    CHECK(sb.read(dom(5, "data/ts")) == std::optional<std::string>("1"));
+    const auto changes = engine.store.changesSince(before, metrics::ClassFilter::all());
+    REQUIRE_FALSE(changes.changes.empty());
+    CHECK(changes.changes.back().ref == engine.vm(uuid)->guestMetrics);
 }
 
 TEST_CASE("A guest-metrics change moves last_updated and a repeated value does not",
