@@ -285,6 +285,7 @@ private:
         std::vector<xenstore::Watch> watches;
         std::map<std::string, int> dirty;  ///< rel -> depth still to read
         bool extrasDirty = false;
+        bool extrasPassedOver = false;  ///< the last job left due extras out
         bool jobPending = false;
         /// Watches (by index in watchedBases()) whose firing at registration
         /// has arrived.
@@ -793,20 +794,24 @@ void DomainWatcherImpl::pump(Domain& domain)
     if (domain.jobPending || !running_)
         return;
     // Dirty nodes first, the unwatched extras in the job after: an event's
-    // own change reaches the record after one short job.
+    // own change reaches the record after one short job.  But a guest whose
+    // events never stop would never see that job: once the extras have been
+    // passed over, they ride along with the next dirty nodes, so they are
+    // read at least every other job.
     std::vector<ReadOp> ops;
+    for (auto& entry : domain.dirty)
+        ops.push_back(ReadOp{entry.first, entry.second});
+    domain.dirty.clear();
     bool extras = false;
-    if (!domain.dirty.empty()) {
-        for (auto& entry : domain.dirty)
-            ops.push_back(ReadOp{entry.first, entry.second});
-        domain.dirty.clear();
-    } else if (domain.extrasDirty) {
-        ops = detail::extraReads();
+    if (domain.extrasDirty && (ops.empty() || domain.extrasPassedOver)) {
+        const auto& extraOps = detail::extraReads();
+        ops.insert(ops.end(), extraOps.begin(), extraOps.end());
         domain.extrasDirty = false;
         extras = true;
-    } else {
-        return;
     }
+    if (ops.empty())
+        return;
+    domain.extrasPassedOver = domain.extrasDirty;
     domain.jobPending = true;
     ++pendingJobs_;
     auto batch = std::make_shared<ReadBatch>();
