@@ -153,6 +153,14 @@ const std::vector<ReadOp>& extraReads()
     return extras;
 }
 
+std::optional<std::string_view> watchedBaseOf(std::string_view rel)
+{
+    for (const WatchedBase& base : watchedBases())
+        if (within(rel, base.rel))
+            return base.rel;
+    return std::nullopt;
+}
+
 bool isListingRoot(std::string_view rel)
 {
     for (const WatchedBase& base : watchedBases())

@@ -80,6 +80,9 @@ const std::vector<ReadOp>& extraReads();
 /// nullopt.
 std::optional<ReadOp> readForEvent(std::string_view rel);
 
+/// The watched base `rel` equals or lies below (its `rel`), if any.
+std::optional<std::string_view> watchedBaseOf(std::string_view rel);
+
 /// True for the roots of the standing listings (watched bases, attr/PVAddons):
 /// their own node is never kept, only what lies below.
 bool isListingRoot(std::string_view rel);

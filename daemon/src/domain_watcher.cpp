@@ -156,6 +156,13 @@ private:
     void list(OpResult& result, const std::string& rel, std::vector<std::string> children,
               int depth)
     {
+        // Names never kept go before the cut, so that the kept children are
+        // exactly the first ones in sorted order (what capAt() relies on).
+        std::erase_if(children, [this, &rel](const std::string& child) {
+            const std::string childRel = rel + "/" + child;
+            return !detail::parseDomainPath(base_ + "/" + childRel) ||
+                   detail::excludedFromListing(childRel);
+        });
         // Sorted so that a cut keeps the same children every time.
         std::sort(children.begin(), children.end());
         if (children.size() > limits_.maxKeysPerTree) {
@@ -169,9 +176,6 @@ private:
                 return;
             }
             const std::string childRel = rel + "/" + child;
-            if (!detail::parseDomainPath(base_ + "/" + childRel) ||
-                detail::excludedFromListing(childRel))
-                continue;
             if (depth > 1) {
                 auto grand = directory(childRel);
                 if (grand && !grand->empty()) {
@@ -239,6 +243,88 @@ Identity readIdentity(xenstore::Client& client, std::uint32_t domid,
     return id;
 }
 
+/// The direct children of a directory among the kept keys.
+struct KeptChildren {
+    std::size_t count = 0;
+    bool has = false;           ///< the child asked about is among them
+    std::string_view last;      ///< the greatest name (a view into the tree)
+};
+
+/// Counts the kept children of `dir` without visiting their subtrees (one
+/// lookup per child skips a child's keys), so that a guest event costs
+/// O(children x log keys) however deep the directory is.
+KeptChildren keptChildren(const metrics::GuestTree& tree, const std::string& dir,
+                          std::string_view child)
+{
+    KeptChildren kept;
+    const std::string prefix = dir + "/";
+    std::string_view previous;
+    auto it = tree.lower_bound(prefix);
+    while (it != tree.end() && it->first.compare(0, prefix.size(), prefix) == 0) {
+        const std::string_view rest = std::string_view(it->first).substr(prefix.size());
+        const std::size_t slash = rest.find('/');
+        const std::string_view name = rest.substr(0, slash);
+        if (name != previous) {
+            ++kept.count;
+            kept.has = kept.has || name == child;
+            kept.last = std::max(kept.last, name);
+            previous = name;
+        }
+        if (slash == std::string_view::npos) {
+            ++it;
+        } else {
+            // Past "<dir>/<name>/...": every path character sorts below 0x7f.
+            it = tree.lower_bound(prefix + std::string(name) + "/\x7f");
+        }
+    }
+    return kept;
+}
+
+/// Where a node stands with the per-directory cap of the directories
+/// between its watched base and itself.
+struct CapCheck {
+    enum Kind {
+        Fits,    ///< no directory on the way is full, or the node is kept already
+        Beyond,  ///< a full directory, and the node sorts after all it keeps: never kept
+        Relist,  ///< a full directory whose kept set the node may change
+    } kind = Fits;
+    std::string dir;  ///< the full directory (Beyond, Relist)
+};
+
+/// Walks from `rel`'s watched base down towards `rel`.  A listing keeps a
+/// directory's first `cap` children in sorted order; a node arriving alone
+/// must not decide otherwise.  At a directory holding `cap` kept children:
+/// a node below a child not kept sorts either after them all (Beyond) or
+/// among them (Relist); a node below a kept child is Fits for a result
+/// (`forEvent` false), but Relist for an event, which may be its deletion
+/// (and then the next child in order must come in).
+CapCheck capAt(const metrics::GuestTree& tree, std::string_view rel, std::size_t cap,
+               bool forEvent)
+{
+    const std::optional<std::string_view> base = detail::watchedBaseOf(rel);
+    if (!base || rel == *base)
+        return {};
+    std::size_t end = base->size();  // rel[end] == '/'
+    while (end != std::string_view::npos) {
+        const std::string dir(rel.substr(0, end));
+        const std::size_t next = rel.find('/', end + 1);
+        const std::string_view child =
+            rel.substr(end + 1, next == std::string_view::npos ? next : next - end - 1);
+        const KeptChildren kept = keptChildren(tree, dir, child);
+        const bool present = kept.has;
+        if (kept.count >= cap) {
+            if (!present && child > kept.last)
+                return {CapCheck::Beyond, dir};
+            if (!present || forEvent)
+                return {CapCheck::Relist, dir};
+        } else if (!present) {
+            return {};  // room here, and all below the new child is new
+        }
+        end = next;
+    }
+    return {};
+}
+
 std::vector<ReadOp> fullTreeOps()
 {
     std::vector<ReadOp> ops;
@@ -303,11 +389,13 @@ private:
     void release(std::uint32_t domid);
     void onGuestEvent(std::uint32_t domid, std::uint64_t epoch, std::string_view path,
                       std::size_t watchIndex);
+    bool dirtyCovers(const Domain& domain, const std::string& rel) const;
+    void markDirty(Domain& domain, const ReadOp& op);
     void pump(Domain& domain);
     void onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch, bool extras);
     void applyBatch(Domain& domain, ReadBatch& batch);
     void applyResult(Domain& domain, OpResult& result);
-    void setKey(Domain& domain, const std::string& rel, std::string value, bool checkSiblings);
+    void setKey(Domain& domain, const std::string& rel, std::string value);
     void publish(Domain& domain, bool force);
     void warnOnce(Domain& domain, WarnKind kind, std::string_view path);
     void maybeFinishInitialScan();
@@ -759,34 +847,56 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
             warnOnce(*domain, WarnKind::Path, path);
         return;
     }
+    // In a directory at its cap, which children stay is for a listing to
+    // say; a node that would sort after all of them needs no read at all.
+    // (Checked once per job and node: a node already due is not again.)
+    if (!dirtyCovers(*domain, op->rel)) {
+        const CapCheck cap = capAt(domain->tree, op->rel, opts_.limits.maxKeysPerTree, true);
+        if (cap.kind == CapCheck::Relist)
+            op = detail::readForEvent(cap.dir);
+        if (op && cap.kind != CapCheck::Beyond)
+            markDirty(*domain, *op);
+    }
+    if (!registration)
+        domain->extrasDirty = true;
+    pump(*domain);
+}
+
+bool DomainWatcherImpl::dirtyCovers(const Domain& domain, const std::string& rel) const
+{
+    for (const auto& [dirtyRel, depth] : domain.dirty)
+        if (rel == dirtyRel || (depth > 0 && rel.rfind(dirtyRel + "/", 0) == 0))
+            return true;
+    return false;
+}
+
+void DomainWatcherImpl::markDirty(Domain& domain, const ReadOp& op)
+{
     // Coalesce: a listing of a base covers every read below it.
-    auto base = domain->dirty.end();
-    for (auto it = domain->dirty.begin(); it != domain->dirty.end(); ++it) {
-        if (it->second > 0 && (op->rel == it->first || op->rel.rfind(it->first + "/", 0) == 0)) {
+    auto base = domain.dirty.end();
+    for (auto it = domain.dirty.begin(); it != domain.dirty.end(); ++it) {
+        if (it->second > 0 && (op.rel == it->first || op.rel.rfind(it->first + "/", 0) == 0)) {
             base = it;
             break;
         }
     }
-    if (base == domain->dirty.end()) {
-        int& depth = domain->dirty[op->rel];
-        depth = std::max(depth, op->depth);
-        if (op->depth > 0) {
-            for (auto it = domain->dirty.begin(); it != domain->dirty.end();) {
-                const bool below = it->first.rfind(op->rel + "/", 0) == 0;
-                it = below ? domain->dirty.erase(it) : std::next(it);
+    if (base == domain.dirty.end()) {
+        int& depth = domain.dirty[op.rel];
+        depth = std::max(depth, op.depth);
+        if (op.depth > 0) {
+            for (auto it = domain.dirty.begin(); it != domain.dirty.end();) {
+                const bool below = it->first.rfind(op.rel + "/", 0) == 0;
+                it = below ? domain.dirty.erase(it) : std::next(it);
             }
         }
     }
     // Many distinct dirty nodes (a guest writing hundreds of keys): list the
     // watched bases instead, which bounds both memory and the job's size.
-    if (domain->dirty.size() > opts_.limits.maxKeysPerTree) {
-        domain->dirty.clear();
+    if (domain.dirty.size() > opts_.limits.maxKeysPerTree) {
+        domain.dirty.clear();
         for (const detail::WatchedBase& watched : detail::watchedBases())
-            domain->dirty.emplace(std::string(watched.rel), watched.depth);
+            domain.dirty.emplace(std::string(watched.rel), watched.depth);
     }
-    if (!registration)
-        domain->extrasDirty = true;
-    pump(*domain);
 }
 
 void DomainWatcherImpl::pump(Domain& domain)
@@ -874,6 +984,28 @@ void DomainWatcherImpl::applyResult(Domain& domain, OpResult& result)
     metrics::GuestTree& tree = domain.tree;
     const std::string& rel = result.op.rel;
     const std::string prefix = rel + "/";
+    // A node read alone (or a listing below a watched base) is kept only
+    // where a full listing would keep it.  The event's check saw the tree
+    // as it was then: if it changed since (a race with another new child,
+    // or the directory filled up), a listing decides again.
+    if (!result.nodes.empty()) {
+        const CapCheck cap = capAt(tree, rel, opts_.limits.maxKeysPerTree, false);
+        if (cap.kind != CapCheck::Fits) {
+            warnOnce(domain, WarnKind::Children, cap.dir);
+            if (cap.kind == CapCheck::Relist)
+                if (auto relist = detail::readForEvent(cap.dir))
+                    markDirty(domain, *relist);
+            return;  // the node is not kept (nor was anything below it)
+        }
+    } else if (auto below = tree.lower_bound(prefix);
+               tree.count(rel) != 0 || (below != tree.end() && below->first.rfind(prefix, 0) == 0)) {
+        // A kept node is gone: in a full directory, the next child in
+        // order comes in.
+        const CapCheck cap = capAt(tree, rel, opts_.limits.maxKeysPerTree, true);
+        if (cap.kind == CapCheck::Relist)
+            if (auto relist = detail::readForEvent(cap.dir))
+                markDirty(domain, *relist);
+    }
     // The result replaces the whole subtree: the node and what lies below.
     tree.erase(rel);
     auto first = tree.lower_bound(prefix);
@@ -881,16 +1013,11 @@ void DomainWatcherImpl::applyResult(Domain& domain, OpResult& result)
     while (last != tree.end() && last->first.compare(0, prefix.size(), prefix) == 0)
         ++last;
     tree.erase(first, last);
-    for (auto& node : result.nodes) {
-        // Listings cap their directories themselves; a single new node must
-        // respect the cap of its parent directory.
-        const bool single = node.first == rel;
-        setKey(domain, node.first, std::move(node.second), single);
-    }
+    for (auto& node : result.nodes)
+        setKey(domain, node.first, std::move(node.second));
 }
 
-void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::string value,
-                               bool checkSiblings)
+void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::string value)
 {
     metrics::GuestTree& tree = domain.tree;
     auto it = tree.find(rel);
@@ -901,19 +1028,6 @@ void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::stri
     if (tree.size() >= opts_.limits.maxTotalKeys) {
         warnOnce(domain, WarnKind::TotalKeys, rel);
         return;
-    }
-    if (checkSiblings) {
-        const std::string parent = std::string(detail::parentOf(rel)) + "/";
-        std::size_t siblings = 0;
-        for (auto sib = tree.lower_bound(parent);
-             sib != tree.end() && sib->first.compare(0, parent.size(), parent) == 0; ++sib) {
-            if (sib->first.find('/', parent.size()) == std::string::npos)
-                ++siblings;
-        }
-        if (siblings >= opts_.limits.maxKeysPerTree) {
-            warnOnce(domain, WarnKind::Children, parent);
-            return;
-        }
     }
     tree.emplace(rel, std::move(value));
 }

@@ -59,10 +59,12 @@ class DomainWatcherImpl;
 ///
 /// Guests are untrusted: event paths are parsed strictly, nothing outside
 /// /local/domain/<domid> of a domid the watcher validated is read, values
-/// are sanitized and counts capped (one warning per guest per kind), and a
-/// guest that floods writes gets at most one read job queued at a time, its
-/// dirty paths coalesced meanwhile, so every domain is served in turn; its
-/// unwatched extras (data/os_*, ...) are still read at least every other job.
+/// are sanitized and counts capped (one warning per guest per kind; a
+/// directory over its cap keeps its first children in sorted order, however
+/// and whenever they were written), and a guest that floods writes gets at
+/// most one read job queued at a time, its dirty paths coalesced meanwhile,
+/// so every domain is served in turn; its unwatched extras (data/os_*, ...)
+/// are still read at least every other job.
 ///
 /// Log events: DOMAIN_DISCOVERED, DOMAIN_RELEASED, DOMAIN_IGNORED (bad
 /// uuid, once per domid), DOMAIN_RESYNC, DOMAIN_SCAN_FAILED, and once per

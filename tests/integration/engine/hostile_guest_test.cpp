@@ -2,7 +2,9 @@
 // update still arrives promptly.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "engine_fixture.hpp"
@@ -179,6 +181,104 @@ TEST_CASE("Hundreds of control children are capped with one warning",
     REQUIRE(engine.settle());
     CHECK(engine.gm(guests.hostile)->other.size() == defaults.limits.maxKeysPerTree);
     CHECK(engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=children") == 1);
+    CHECK(victimStillServed(engine, guests, "1"));
+}
+
+TEST_CASE("The control/ children kept over the cap are the sorted first, whatever the timing",
+          "[engine][integration][hostile]")
+{
+    TwoGuests guests;
+    sandbox::XenstoredSandbox& sb = guests.sb;
+    daemon::DomainWatcherOptions opts;
+    opts.limits.maxKeysPerTree = 16;
+    Engine engine(sb, opts);
+    engine.start();
+    const std::string control = dom(5, "control");
+
+    // What a full listing keeps: the first 16 names in sorted order.
+    auto expected = [&sb, control, cap = opts.limits.maxKeysPerTree] {
+        std::vector<std::string> names = sb.directory(control);
+        std::sort(names.begin(), names.end());
+        names.resize(std::min(names.size(), cap));
+        return names;
+    };
+    auto kept = [&engine, uuid = guests.hostile] {
+        std::vector<std::string> names;
+        if (const auto* gm = engine.gm(uuid))
+            for (const auto& entry : gm->other)
+                names.push_back(entry.first);
+        return names;
+    };
+    // Applies one guest write and waits until the record matches a listing.
+    auto step = [&engine, &expected, &kept](const std::function<void()>& write) {
+        const std::uint64_t events = engine.watcher->stats().watchEvents;
+        write();
+        REQUIRE(engine.runUntil([&engine, events] {
+            return engine.watcher->stats().watchEvents > events && engine.watcher->pendingJobs() == 0;
+        }));
+        REQUIRE(engine.runUntil([&expected, &kept] { return kept() == expected(); }));
+    };
+
+    // 30 children arriving one by one, last name first: each one's own
+    // event must not decide what stays.
+    for (int i = 29; i >= 0; --i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "k%02d", i);
+        step([&sb, control, name] { sb.write(control + "/" + name, "v"); });
+    }
+    CHECK(kept().size() == 16);
+    CHECK(kept().front() == "has-vendor-device");
+    CHECK(kept().back() == "k14");
+    // A kept child goes: the next one in order comes in.
+    step([&sb, control] { sb.remove(control + "/k03"); });
+    CHECK(kept().back() == "k15");
+    step([&sb, control] { sb.remove(control + "/has-vendor-device"); });
+    CHECK(kept().back() == "k16");
+    // A new child sorting first pushes the last one out; one sorting last
+    // changes nothing.
+    step([&sb, control] { sb.write(control + "/a-first", "1"); });
+    CHECK(kept().front() == "a-first");
+    CHECK(kept().back() == "k15");
+    step([&sb, control] { sb.write(control + "/zz", "1"); });
+    // A kept child's value still follows.
+    step([&sb, control] { sb.write(control + "/k00", "changed"); });
+    CHECK(engine.other(guests.hostile, "k00") == std::optional<std::string>("changed"));
+    CHECK(engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=children") == 1);
+    REQUIRE(engine.settle());
+
+    // A resync reads everything again with full listings: it must find
+    // exactly what the events built, so nothing is published.
+    std::vector<std::pair<std::string, std::string>> saved;
+    for (const std::string& name : sb.directory(control))
+        saved.emplace_back(name, *sb.read(control + "/" + name));
+    const std::string gmRef = engine.vm(guests.hostile)->guestMetrics;
+    const std::uint64_t reconnects = engine.conn->reconnectCount();
+    sb.kill();
+    sb.restart();
+    // Laid out again before the engine runs (and so reconnects) again.
+    sandbox::DomainSpec hostile;
+    hostile.domid = 5;
+    hostile.name = "hostile";
+    hostile.uuid = guests.hostile;
+    sb.addDomain(hostile);
+    sandbox::DomainSpec victim;
+    victim.domid = 6;
+    victim.name = "victim";
+    victim.uuid = guests.victim;
+    sb.addDomain(victim);
+    for (const std::string& name : sb.directory(control))
+        sb.remove(control + "/" + name);
+    for (const auto& [name, value] : saved)
+        sb.write(control + "/" + name, value);
+    const std::uint64_t before = engine.store.generation();
+    REQUIRE(engine.runUntil(
+        [&engine, reconnects] { return engine.conn->reconnectCount() > reconnects; }));
+    REQUIRE(engine.runUntil([&engine] { return engine.logCount("DOMAIN_RESYNC") >= 1; }));
+    REQUIRE(engine.settle());
+    CHECK(engine.vm(guests.hostile)->guestMetrics == gmRef);
+    CHECK(kept() == expected());
+    for (const auto& change : engine.store.changesSince(before, metrics::ClassFilter::all()).changes)
+        CHECK(change.ref != gmRef);
     CHECK(victimStillServed(engine, guests, "1"));
 }
 

@@ -112,3 +112,14 @@ TEST_CASE("Listing roots are the watched bases, attr/PVAddons and drivers", "[da
     CHECK_FALSE(isListingRoot("control/ts"));
     CHECK_FALSE(isListingRoot("data/os_name"));
 }
+
+TEST_CASE("watchedBaseOf names the watched subtree a path lies in", "[daemon][unit]")
+{
+    CHECK(watchedBaseOf("control") == std::optional<std::string_view>("control"));
+    CHECK(watchedBaseOf("control/batcmd/state") == std::optional<std::string_view>("control"));
+    CHECK(watchedBaseOf("attr/vif/0/ipv4/0") == std::optional<std::string_view>("attr"));
+    CHECK(watchedBaseOf("data/service/sshd") == std::optional<std::string_view>("data/service"));
+    CHECK_FALSE(watchedBaseOf("data/os_name"));
+    CHECK_FALSE(watchedBaseOf("drivers/0"));
+    CHECK_FALSE(watchedBaseOf("controlx"));
+}
