@@ -430,6 +430,9 @@ private:
     std::set<std::uint32_t> discovering_;
     std::set<std::uint32_t> rediscover_;
     std::set<std::uint32_t> invalid_;  ///< ignored (bad uuid), warned once
+    /// Old domains of VMs that run in a newer domain now (a reboot whose new
+    /// domain came before the old one's release): domid -> the VM's uuid.
+    std::map<std::uint32_t, std::string> superseded_;
     std::uint64_t nextEpoch_ = 1;
     std::size_t watched_ = 0;
     std::size_t pendingJobs_ = 0;
@@ -595,12 +598,18 @@ void DomainWatcherImpl::onScanned(unsigned flags, ScanResult& result)
                 gone.push_back(entry.first);
         for (std::uint32_t domid : gone)
             release(domid);
-        for (auto it = invalid_.begin(); it != invalid_.end();)
-            it = present.count(*it) == 0 ? invalid_.erase(it) : std::next(it);
+        // Only a scan that checked the unknown domids tells which are gone.
+        if ((flags & (kCheckNew | kFull)) != 0) {
+            for (auto it = invalid_.begin(); it != invalid_.end();)
+                it = present.count(*it) == 0 ? invalid_.erase(it) : std::next(it);
+            for (auto it = superseded_.begin(); it != superseded_.end();)
+                it = present.count(it->first) == 0 ? superseded_.erase(it) : std::next(it);
+        }
         for (std::uint32_t domid : present) {
             const bool known = domains_.count(domid) != 0;
             const bool full = (flags & kFull) != 0;
-            if ((!known && invalid_.count(domid) == 0) || full)
+            const bool ignored = invalid_.count(domid) != 0 || superseded_.count(domid) != 0;
+            if ((!known && !ignored) || full)
                 discover(domid);
         }
         if (!initialScanned_ && (flags & kFull) != 0)
@@ -677,14 +686,21 @@ void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result
                 log_->warn("DOMAIN_IGNORED domid={} reason=invalid_uuid vm='{}'", domid, id.rawVm);
             if (known != domains_.end())
                 release(domid);
+        } else if (auto old = superseded_.find(domid);
+                   old != superseded_.end() && old->second == *uuid) {
+            // The old domain of a rebooted VM, still there: the VM runs in
+            // its newer domain, which this one must not replace.
         } else if (known != domains_.end() && known->second->uuid == *uuid) {
             refresh(*known->second, result);
         } else {
             if (known != domains_.end())
                 release(domid);  // the domid now belongs to another VM
             auto other = domidByUuid_.find(*uuid);
-            if (other != domidByUuid_.end())
-                release(other->second);  // rebooted before its release was seen
+            if (other != domidByUuid_.end()) {
+                // Rebooted before its release was seen.
+                superseded_[other->second] = *uuid;
+                release(other->second);
+            }
             attach(domid, *uuid, result);
         }
     }

@@ -325,7 +325,7 @@ void XenstoredSandbox::addDomains(const std::vector<DomainSpec>& specs)
         addDomain(spec, true);
 }
 
-void XenstoredSandbox::releaseDomain(std::uint32_t domid)
+void XenstoredSandbox::releaseDomain(std::uint32_t domid, bool removeVm)
 {
     xs_handle* h = handle();
     const std::string dom = "/local/domain/" + std::to_string(domid);
@@ -333,7 +333,7 @@ void XenstoredSandbox::releaseDomain(std::uint32_t domid)
     if (!xs_release_domain(h, domid))
         fail("release domain " + std::to_string(domid));
     xs_rm(h, XBT_NULL, dom.c_str());
-    if (vm && vm->rfind("/vm/", 0) == 0)
+    if (removeVm && vm && vm->rfind("/vm/", 0) == 0)
         xs_rm(h, XBT_NULL, vm->c_str());
 }
 

@@ -52,8 +52,9 @@ public:
     /// Lays out and introduces many domains.
     void addDomains(const std::vector<DomainSpec>& specs);
     /// Toolstack shutdown: xs_release_domain (fires @releaseDomain), then
-    /// removes /local/domain/<id> and /vm/<uuid>.
-    void releaseDomain(std::uint32_t domid);
+    /// removes /local/domain/<id> and, unless `removeVm` is false (a reboot
+    /// whose new domain shares it), /vm/<uuid>.
+    void releaseDomain(std::uint32_t domid, bool removeVm = true);
     /// Hypervisor-side death: marks the domain dying in the shim and raises
     /// VIRQ_DOM_EXC, so xenstored itself releases it and fires @releaseDomain.
     void destroyDomain(std::uint32_t domid);

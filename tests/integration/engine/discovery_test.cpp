@@ -17,6 +17,30 @@ sandbox::DomainSpec guest(std::uint32_t domid, const std::string& name, bool hvm
     return spec;
 }
 
+/// Guest "reboot" running as domid 5 under a started engine, with the refs
+/// a reboot must keep (the VM's) and replace (its guest metrics').
+struct RunningVm {
+    sandbox::XenstoredSandbox sb;
+    std::string uuid = sb.addDomain(guest(5, "reboot"));
+    Engine engine{sb};
+    std::string vmRef;
+    std::string oldGm;
+
+    RunningVm()
+    {
+        engine.start();
+        vmRef = *engine.vmRef(uuid);
+        oldGm = engine.vm(uuid)->guestMetrics;
+    }
+    /// Lays out and introduces the rebooted VM's new domain, domid 12.
+    void startNewDomain()
+    {
+        sandbox::DomainSpec again = guest(12, "reboot");
+        again.uuid = uuid;
+        sb.addDomain(again);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("A guest running before start is published as a running VM with guest metrics",
@@ -105,20 +129,17 @@ TEST_CASE("A domain that xenstored releases itself (destroyed) becomes halted",
 TEST_CASE("A rebooted VM keeps its VM ref and gets a new guest-metrics record",
           "[engine][integration]")
 {
-    sandbox::XenstoredSandbox sb;
-    const std::string uuid = sb.addDomain(guest(5, "reboot"));
-    Engine engine(sb);
-    engine.start();
-    const std::string vmRef = *engine.vmRef(uuid);
-    const std::string oldGm = engine.vm(uuid)->guestMetrics;
+    RunningVm r;
+    Engine& engine = r.engine;
+    const std::string uuid = r.uuid;
+    const std::string vmRef = r.vmRef;
+    const std::string oldGm = r.oldGm;
 
-    sb.releaseDomain(5);
+    r.sb.releaseDomain(5);
     REQUIRE(engine.runUntil([&engine, uuid] {
         return engine.vm(uuid)->powerState == metrics::PowerState::Halted;
     }));
-    sandbox::DomainSpec again = guest(12, "reboot");
-    again.uuid = uuid;
-    sb.addDomain(again);
+    r.startNewDomain();
     REQUIRE(engine.runUntil([&engine, uuid] { return engine.vm(uuid)->domid == 12; }));
 
     CHECK(*engine.vmRef(uuid) == vmRef);
@@ -127,6 +148,76 @@ TEST_CASE("A rebooted VM keeps its VM ref and gets a new guest-metrics record",
     CHECK(engine.gm(uuid) != nullptr);
     CHECK(engine.store.get(oldGm) == nullptr);
     CHECK(engine.store.count(metrics::ObjectClass::Vm) == 2);  // and dom0
+}
+
+TEST_CASE("A reboot whose new domain appears before the old one's release keeps one running VM",
+          "[engine][integration]")
+{
+    RunningVm r;
+    sandbox::XenstoredSandbox& sb = r.sb;
+    Engine& engine = r.engine;
+    const std::string uuid = r.uuid;
+    const std::string vmRef = r.vmRef;
+    const std::string oldGm = r.oldGm;
+    const std::uint64_t before = engine.store.generation();
+
+    // The toolstack builds the new domain while the old one is still
+    // introduced (xenopsd's reboot does so): same VM uuid, new domid.
+    r.startNewDomain();
+    REQUIRE(engine.runUntil([&engine, uuid] { return engine.vm(uuid)->domid == 12; }));
+    REQUIRE(engine.settle());
+    CHECK(sb.read(dom(5, "vm")).has_value());  // the old domain was still there
+
+    auto checkRunningOnNewDomain = [&engine, uuid, vmRef, oldGm] {
+        const metrics::VmRecord* vm = engine.vm(uuid);
+        REQUIRE(vm != nullptr);
+        CHECK(*engine.vmRef(uuid) == vmRef);
+        CHECK(vm->powerState == metrics::PowerState::Running);
+        CHECK(vm->domid == 12);
+        CHECK(vm->residentOn == kHostRef);
+        CHECK(vm->guestMetrics != oldGm);
+        CHECK(engine.gm(uuid) != nullptr);
+        CHECK(engine.store.get(oldGm) == nullptr);
+        CHECK(engine.watcher->domidOf(vmRef) == std::optional<std::int64_t>(12));
+    };
+    checkRunningOnNewDomain();
+    CHECK(engine.store.count(metrics::ObjectClass::Vm) == 2);  // and dom0
+    CHECK(engine.store.count(metrics::ObjectClass::GuestMetrics) == 1);
+    CHECK(engine.watcher->watchedDomains() == 1);
+
+    // Another domain's introduction rescans for new domids: the old one,
+    // still there, must not take the VM back.
+    const std::string other = sb.addDomain(guest(20, "other"));
+    REQUIRE(engine.runUntil([&engine, other] { return engine.gm(other) != nullptr; }));
+    REQUIRE(engine.settle());
+    CHECK(engine.watcher->watchedDomains() == 2);
+    CHECK(engine.vm(uuid)->domid == 12);
+    CHECK(engine.logCount("DOMAIN_DISCOVERED domid=5 ") == 1);  // at start only
+
+    // Now the old domain goes: its @releaseDomain must not halt the VM.
+    const std::uint64_t scans = engine.watcher->stats().scans;
+    sb.releaseDomain(5, false);
+    REQUIRE(engine.runUntil([&engine, scans] { return engine.watcher->stats().scans > scans; }));
+    REQUIRE(engine.settle());
+    checkRunningOnNewDomain();
+    CHECK(engine.store.count(metrics::ObjectClass::Vm) == 3);  // dom0, the VM, the other
+    CHECK(engine.store.count(metrics::ObjectClass::GuestMetrics) == 2);
+    CHECK(engine.watcher->watchedDomains() == 2);
+    CHECK(engine.logCount("DOMAIN_DISCOVERED domid=12 uuid=" + uuid) == 1);
+
+    // What an event.from reader sees: the VM modified, the old record
+    // deleted, the new one added.
+    const auto changes = engine.store.changesSince(before, metrics::ClassFilter::all());
+    auto kindOf = [&changes](const std::string& ref) -> std::optional<metrics::ChangeOp> {
+        for (const auto& c : changes.changes)
+            if (c.ref == ref)
+                return c.op;
+        return std::nullopt;
+    };
+    CHECK(kindOf(vmRef) == std::optional<metrics::ChangeOp>(metrics::ChangeOp::Mod));
+    CHECK(kindOf(oldGm) == std::optional<metrics::ChangeOp>(metrics::ChangeOp::Del));
+    CHECK(kindOf(engine.vm(uuid)->guestMetrics) ==
+          std::optional<metrics::ChangeOp>(metrics::ChangeOp::Add));
 }
 
 TEST_CASE("Domain 0 is the control domain and has no guest metrics", "[engine][integration]")
