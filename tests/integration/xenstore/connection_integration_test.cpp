@@ -2,6 +2,7 @@
 #include <xenstore/client.hpp>
 #include <xenstore/connection.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -24,6 +25,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// Counts firings and remembers the last path of one watch.
+struct Seen {
+    int count = 0;
+    std::string last;
+};
+
+/// Quick loss detection and retries, so that the tests run fast.
+void fastRetries(ConnectionOptions& opts)
+{
+    opts.livenessInterval = 100ms;
+    opts.backoffInitial = 20ms;
+    opts.backoffMax = 400ms;
+}
+
 struct Fixture {
     XenstoredSandbox sandbox;
     boost::asio::io_context io;
@@ -32,18 +47,20 @@ struct Fixture {
         "xenstore-it", std::make_shared<spdlog::sinks::ostream_sink_mt>(logText));
     std::unique_ptr<Connection> conn;
 
-    Fixture()
+    Fixture() : Fixture(fastRetries) {}
+
+    /// `tune` adjusts the options before the connection starts.
+    explicit Fixture(void (*tune)(ConnectionOptions&))
     {
         // libxenstore reads the socket from the environment; set it once, so
         // no thread has to edit the environment later (each test is its own
         // process under ctest).
         ::setenv("XENSTORED_PATH", sandbox.socketPath().c_str(), 1);
+        logger->set_level(spdlog::level::debug);
         ConnectionOptions opts;
         opts.socketPath = sandbox.socketPath();
-        opts.livenessInterval = 100ms;
-        opts.backoffInitial = 20ms;
-        opts.backoffMax = 400ms;
         opts.logger = logger;
+        tune(opts);
         conn = std::make_unique<Connection>(io.get_executor(), std::move(opts));
         bool up = false;
         conn->start([&up] { up = true; });
@@ -56,12 +73,41 @@ struct Fixture {
         logger->flush();
         return logText.str();
     }
+
+    /// Watches `path`, counting in `seen`; waits for the registration firing.
+    Watch watchCounted(const std::string& path, Seen& seen)
+    {
+        Watch w = conn->watch(path, [&seen](std::string_view p) {
+            ++seen.count;
+            seen.last = std::string(p);
+        });
+        REQUIRE(runUntil(io, [&seen] { return seen.count == 1; }));
+        return w;
+    }
+
+    /// Reconnections reported to onReconnected listeners so far.
+    int reconnected = 0;
+    void countReconnections()
+    {
+        conn->onReconnected([count = &reconnected] { ++*count; });
+    }
 };
 
-/// Counts firings and remembers the last path of one watch.
-struct Seen {
-    int count = 0;
-    std::string last;
+/// The daemon's own options: ConnectionOptions' defaults.
+struct DefaultOptions : Fixture {
+    DefaultOptions() : Fixture([](ConnectionOptions&) {}) {}
+
+    /// The highest attempt number of the XS_CONNECT_FAILED lines so far.
+    int lastFailedAttempt()
+    {
+        const std::string text = log();
+        const std::string key = "XS_CONNECT_FAILED attempt=";
+        int last = 0;
+        for (std::size_t pos = text.find(key); pos != std::string::npos;
+             pos = text.find(key, pos + 1))
+            last = std::max(last, std::atoi(text.c_str() + pos + key.size()));
+        return last;
+    }
 };
 
 }  // namespace
@@ -165,19 +211,14 @@ TEST_CASE_METHOD(Fixture, "Connection reconnects and re-arms watches within 2 s 
                  "[xenstore][integration]")
 {
     Seen seen;
-    Watch w = conn->watch("/local/domain/3/data/ts", [&seen](std::string_view p) {
-        ++seen.count;
-        seen.last = std::string(p);
-    });
-    REQUIRE(runUntil(io, [&seen] { return seen.count == 1; }));
-    int reconnected = 0;
-    conn->onReconnected([&reconnected] { ++reconnected; });
+    Watch w = watchCounted("/local/domain/3/data/ts", seen);
+    countReconnections();
 
     sandbox.kill();
     REQUIRE(runUntil(io, [this] { return !conn->connected(); }));  // liveness probe noticed
     sandbox.restart();
     const auto restarted = std::chrono::steady_clock::now();
-    REQUIRE(runUntil(io, [&reconnected] { return reconnected == 1; }, 10s));
+    REQUIRE(runUntil(io, [this] { return reconnected == 1; }, 10s));
     const auto took = std::chrono::steady_clock::now() - restarted;
     CHECK(took < 2s);
     CHECK(conn->connected());
@@ -192,6 +233,46 @@ TEST_CASE_METHOD(Fixture, "Connection reconnects and re-arms watches within 2 s 
     CHECK(text.find("XS_CONNECTION_LOST") != std::string::npos);
     CHECK(text.find("XS_RECONNECTED attempt=") != std::string::npos);
     CHECK(text.find("watches=1") != std::string::npos);
+}
+
+TEST_CASE_METHOD(DefaultOptions,
+                 "With default options, watches are re-armed within 2 s of a restart after a long outage",
+                 "[xenstore][integration]")
+{
+    // The attempt that comes about 5 s into the outage under the default
+    // schedule: by then the backoff has long reached its cap.
+    const ConnectionOptions defaults;
+    int attempts = 1;
+    auto delay = defaults.backoffInitial;
+    for (auto elapsed = 0ms; elapsed < 5s; ++attempts) {
+        elapsed += delay;
+        delay = std::min(delay * 2, defaults.backoffMax);
+    }
+    Seen seen;
+    Watch w = watchCounted("/local/domain/0/data/ts", seen);
+    countReconnections();
+
+    sandbox.kill();
+    // Down until the connection has noticed and failed that many attempts.
+    REQUIRE(runUntil(io, [this, attempts] { return lastFailedAttempt() >= attempts; }, 60s));
+    CHECK_FALSE(conn->connected());
+    CHECK(log().find("XS_CONNECTION_LOST") != std::string::npos);
+
+    const auto restarting = std::chrono::steady_clock::now();
+    sandbox.restart();
+    REQUIRE(runUntil(io, [this] { return reconnected == 1; }, 10s));
+    const auto took = std::chrono::steady_clock::now() - restarting;
+    CHECK(took < 2s);
+    const std::string text = log();
+    CHECK(text.find("XS_RECONNECTED attempt=") != std::string::npos);
+    CHECK(text.find("watches=1") != std::string::npos);
+    // Re-armed: the first firing after re-registration, then a real write.
+    REQUIRE(runUntil(io, [&seen] { return seen.count >= 2; }));
+    const int before = seen.count;
+    sandbox.write("/local/domain/0/data/ts", "1");
+    REQUIRE(runUntil(io, [&seen, before] {
+        return seen.count > before && seen.last == "/local/domain/0/data/ts";
+    }));
 }
 
 TEST_CASE_METHOD(Fixture, "A destroyed Watch guard gets no more callbacks",

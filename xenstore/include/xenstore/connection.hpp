@@ -55,7 +55,12 @@ struct ConnectionOptions {
     /// Delay before the 2nd connection attempt; doubles up to backoffMax.
     /// The first attempt after a loss is immediate.
     std::chrono::milliseconds backoffInitial{50};
-    std::chrono::milliseconds backoffMax{2000};
+    /// The cap bounds how long a xenstored that is back waits for us: at
+    /// most backoffMax, plus the connect and re-registration, well inside
+    /// the 2 s promised for re-armed watches.  An attempt while xenstored is
+    /// down is a connect() on a local socket that fails at once, so two per
+    /// second cost nothing worth saving by waiting longer.
+    std::chrono::milliseconds backoffMax{500};
     /// Log destination ("xenstore" module logger); null means no logging.
     std::shared_ptr<spdlog::logger> logger;
     /// Opens one handle (called on the xenstore pool).  Must return nullptr
