@@ -314,15 +314,27 @@ std::string XenstoredSandbox::addDomain(const DomainSpec& spec, bool introduce)
     std::string uuid = spec.uuid.empty() ? randomUuid() : spec.uuid;
     xs_handle* h = handle();
     layoutDomain(h, XBT_NULL, spec, uuid);
-    if (introduce && !xs_introduce_domain(h, spec.domid, 0, 1))
-        fail("introduce domain " + std::to_string(spec.domid));
+    if (introduce)
+        introduceDomain(spec.domid);
     return uuid;
 }
 
 void XenstoredSandbox::addDomains(const std::vector<DomainSpec>& specs)
 {
+    // All layouts first: xenstored's cost per request grows with the number
+    // of introduced domains, so introducing each one after its own layout
+    // made the layouts' ~20 requests each cost O(domains) (1,000 domains:
+    // ~25 s instead of a few).
     for (const auto& spec : specs)
-        addDomain(spec, true);
+        addDomain(spec, false);
+    for (const auto& spec : specs)
+        introduceDomain(spec.domid);
+}
+
+void XenstoredSandbox::introduceDomain(std::uint32_t domid)
+{
+    if (!xs_introduce_domain(handle(), domid, 0, 1))
+        fail("introduce domain " + std::to_string(domid));
 }
 
 void XenstoredSandbox::releaseDomain(std::uint32_t domid, bool removeVm)

@@ -243,7 +243,7 @@ TEST_CASE("A domain whose uuid is not valid is ignored with one warning",
     engine.start();
     sb.addDomain(guest(7, "bad"), false);
     sb.write(dom(7, "vm"), std::string("/vm/\xff\x01../../etc", 15));
-    introduce(sb, 7);
+    sb.introduceDomain(7);
     // A second domain introduced afterwards proves the scans went on.
     const std::string good = sb.addDomain(guest(8, "good"));
     REQUIRE(engine.runUntil([&engine, good] { return engine.gm(good) != nullptr; }));
@@ -263,7 +263,7 @@ TEST_CASE("A vm path that is not the uuid itself is resolved through /vm/<id>/uu
     sb.addDomain(spec, false);
     const std::string uuid = "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0";
     sb.write("/vm/vm-4-instance/uuid", uuid);
-    introduce(sb, 4);
+    sb.introduceDomain(4);
     const std::string lower = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     REQUIRE(engine.runUntil([&engine, lower] { return engine.gm(lower) != nullptr; }));
     CHECK(engine.vm(lower)->domid == 4);

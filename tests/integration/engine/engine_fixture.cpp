@@ -1,9 +1,5 @@
 #include "engine_fixture.hpp"
 
-extern "C" {
-#include <xenstore.h>
-}
-
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -22,20 +18,6 @@ extern "C" {
 extern char** environ;
 
 namespace xenrdp::test {
-
-void introduce(sandbox::XenstoredSandbox& sb, std::uint32_t domid)
-{
-    // A private handle: XENSTORED_PATH is read by xs_open only.
-    ::setenv("XENSTORED_PATH", sb.socketPath().c_str(), 1);
-    xs_handle* h = xs_open(0);
-    ::unsetenv("XENSTORED_PATH");
-    if (h == nullptr)
-        throw std::runtime_error("xs_open failed");
-    const bool ok = xs_introduce_domain(h, domid, 0, 1);
-    xs_close(h);
-    if (!ok)
-        throw std::runtime_error("xs_introduce_domain failed");
-}
 
 std::string dom(std::uint32_t domid, const std::string& rel)
 {

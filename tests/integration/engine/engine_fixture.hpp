@@ -37,10 +37,6 @@ inline constexpr std::chrono::milliseconds kPrompt = 2s;
 
 inline constexpr const char* kHostRef = "OpaqueRef:11111111-2222-3333-4444-555555555555";
 
-/// Lays out a domain without introducing it, so a test can change the
-/// toolstack's nodes first; introduce() then makes it live.
-void introduce(sandbox::XenstoredSandbox& sb, std::uint32_t domid);
-
 /// The path of a node of domain `domid`.
 std::string dom(std::uint32_t domid, const std::string& rel);
 

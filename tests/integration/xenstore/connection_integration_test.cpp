@@ -128,16 +128,31 @@ TEST_CASE_METHOD(Fixture, "A write to a watched node reaches the watch callback"
     }));
 }
 
-TEST_CASE_METHOD(Fixture, "Two thousand watches on a thousand domains each get their write",
+TEST_CASE_METHOD(Fixture, "Two thousand watches on a thousand introduced domains each get their write",
                  "[xenstore][integration]")
 {
-    constexpr int kDomains = 1000;
+    constexpr std::uint32_t kDomains = 1000;
+    // Real guests: laid out as a toolstack does and introduced to xenstored.
+    std::vector<DomainSpec> specs;
+    for (std::uint32_t n = 1; n <= kDomains; ++n)
+        specs.push_back(DomainSpec{n, "guest" + std::to_string(n), {}, true});
+    sandbox.addDomains(specs);
+    std::size_t introduced = 0;
+    bool counted = false;
+    conn->post(
+        [count = &introduced](Client& c) {
+            std::error_code ec;
+            for (std::uint32_t n = 1; n <= kDomains; ++n)
+                *count += c.isDomainIntroduced(n, ec) && !ec ? 1U : 0U;
+        },
+        [done = &counted] { *done = true; });
+    REQUIRE(runUntil(io, [&counted] { return counted; }, 60s));
+    REQUIRE(introduced == kDomains);
+
     std::vector<std::string> watched;
     std::vector<std::string> written;
-    for (int n = 1; n <= kDomains; ++n) {
+    for (std::uint32_t n = 1; n <= kDomains; ++n) {
         const std::string dom = "/local/domain/" + std::to_string(n);
-        sandbox.write(dom + "/control", "");
-        sandbox.write(dom + "/data/ts", "0");
         watched.push_back(dom + "/control");
         written.push_back(dom + "/control/ts");
         watched.push_back(dom + "/data/ts");
