@@ -234,6 +234,11 @@ bool ApplicationImpl::build()
         loggers_.console());
     router_.mount(&xapi_rpc::console::NovaConsoleHandler::accepts, console_->handler());
     console_->start();
+    if (metricsEndpoint_) {
+        // Expired tokens wait for the sweep; the gauge counts only those that still resolve.
+        metricsEndpoint_->setConsoleTokenCount(
+            [console = console_.get()] { return console->tokens().liveCount(); });
+    }
     // --- end RDP console ---
 
     transport::ServerLimits limits;

@@ -2,7 +2,9 @@
 """GET /metrics of a running xenrdpd (Prometheus text format, checked by
 promtool), and log levels changed at run time through SIGHUP.
 """
+import base64
 import http.client
+import json
 import os
 import re
 import signal
@@ -107,7 +109,7 @@ class MetricsEndpointTest(unittest.TestCase):
                        "xenrdpd_xenstore_reconnects_total", "xenrdpd_sessions", "xenrdpd_event_waiters",
                        "xenrdpd_http_connections_open", "xenrdpd_http_connections_accepted_total",
                        "xenrdpd_http_connections_rejected_total", "xenrdpd_http_requests_total",
-                       "xenrdpd_vms", "xenrdpd_build_info"):
+                       "xenrdpd_vms", "xenrdpd_build_info", "xenrdpd_console_tokens"):
             self.assertIn(family, typed)
         self.assertEqual(typed["xenrdpd_call_duration_seconds"], "histogram")
 
@@ -167,6 +169,34 @@ class MetricsEndpointTest(unittest.TestCase):
     def test_other_methods_are_refused(self):
         status, _, _ = fetch(self.daemon, method="POST")
         self.assertEqual(status, 405)
+
+    def test_console_tokens_count_a_handed_out_url_until_it_expires(self):
+        ttl = 2
+        daemon = harness.Daemon(self.sandbox, extra_args=["--console-token-ttl", str(ttl)])
+        self.addCleanup(daemon.close)
+
+        def tokens():
+            status, _, body = fetch(daemon)
+            self.assertEqual(status, 200, body)
+            return parse(body)["xenrdpd_console_tokens"]
+
+        self.assertEqual(tokens(), 0)
+        vm_uuid = next(r["uuid"] for r in xenapi_calls(daemon).values() if r["name_label"] == "win10-rdp")
+        auth = base64.b64encode(b"operator:operator-password").decode()
+        conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=10)
+        try:
+            conn.request("POST", f"/servers/{vm_uuid}/action", body=json.dumps(
+                {"os-getRDPConsole": {"type": "rdp-html5"}}),
+                headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})
+            resp = conn.getresponse()
+            body = resp.read().decode()
+        finally:
+            conn.close()
+        self.assertEqual(resp.status, 200, body)
+        self.assertIn("?token=", json.loads(body)["console"]["url"])
+        self.assertEqual(tokens(), 1)
+        # Expired tokens wait up to a minute for the sweep; the gauge drops at once.
+        harness.wait_until(lambda: tokens() == 0, ttl + 10, "the console token to expire")
 
     def test_the_setting_turns_it_off(self):
         daemon = harness.Daemon(self.sandbox, extra_args=["--metrics-endpoint", "false"])

@@ -1,5 +1,6 @@
 #include <xapi_rpc/console/token_store.hpp>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <stdexcept>
@@ -28,6 +29,13 @@ std::optional<TokenTarget> ConsoleTokenStore::lookup(std::string_view token) con
     auto it = tokens_.find(hashToken(token));
     if (it == tokens_.end() || now_() >= it->second.expires) return std::nullopt;
     return it->second.target;
+}
+
+std::size_t ConsoleTokenStore::liveCount() const
+{
+    const auto now = now_();
+    return static_cast<std::size_t>(
+        std::count_if(tokens_.begin(), tokens_.end(), [now](const auto& item) { return now < item.second.expires; }));
 }
 
 std::size_t ConsoleTokenStore::sweep()

@@ -49,6 +49,7 @@ TEST_CASE("A token resolves repeatedly until its TTL, then never", "[console][un
     clock.now += 1ms;
     CHECK_FALSE(store.lookup(token));
     CHECK(store.size() == 1);
+    CHECK(store.liveCount() == 0);
     CHECK(store.sweep() == 1);
     CHECK(store.size() == 0);
 }
@@ -78,4 +79,20 @@ TEST_CASE("A halted VM loses all its tokens, a rebooted one those of its old dom
     CHECK(store.dropVm("vm1") == 1);
     CHECK_FALSE(store.lookup(b));
     CHECK(store.lookup(other));
+}
+
+TEST_CASE("The live count leaves out expired tokens not yet swept", "[console][unit]")
+{
+    FakeClock clock;
+    ConsoleTokenStore store(2s, clock.fn());
+    CHECK(store.liveCount() == 0);
+    (void)store.issue(target("vm1", 3));
+    clock.now += 1s;
+    (void)store.issue(target("vm2", 4));
+    CHECK(store.liveCount() == 2);
+    clock.now += 1s;
+    CHECK(store.liveCount() == 1);
+    CHECK(store.size() == 2);
+    clock.now += 1s;
+    CHECK(store.liveCount() == 0);
 }

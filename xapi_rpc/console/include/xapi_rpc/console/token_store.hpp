@@ -50,7 +50,10 @@ public:
     /// Applies to tokens issued from now on.
     void setTtl(std::chrono::milliseconds ttl) noexcept { ttl_ = ttl; }
     [[nodiscard]] std::chrono::milliseconds ttl() const noexcept { return ttl_; }
+    /// Tokens held, expired ones not yet swept included.
     [[nodiscard]] std::size_t size() const noexcept { return tokens_.size(); }
+    /// Tokens that still resolve now (what xenrdpd_console_tokens shows).
+    [[nodiscard]] std::size_t liveCount() const;
 
     /// Lowercase hex SHA-256 of the token text: the store's key, and what
     /// logs may show a prefix of.
