@@ -27,9 +27,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #ifndef XENRDP_VERSION
 #define XENRDP_VERSION "unknown"
@@ -49,6 +55,31 @@ namespace {
 std::chrono::milliseconds millis(double seconds)
 {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+// The settings SIGHUP applies at run time, from a Config.
+dispatch::SessionLimits sessionLimits(const Config& config)
+{
+    dispatch::SessionLimits limits;
+    limits.maxSessions = config.maxSessions;
+    limits.maxSessionsPerUser = config.maxSessionsPerUser;
+    limits.idleTimeout = std::chrono::seconds(static_cast<std::int64_t>(config.sessionIdleTimeout));
+    return limits;
+}
+
+std::chrono::nanoseconds callPluginInterval(const Config& config)
+{
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(config.callPluginInterval * 1e9));
+}
+
+transport::ServerLimits serverLimits(const Config& config)
+{
+    transport::ServerLimits limits;
+    limits.maxBodyBytes = config.maxBodyBytes;
+    limits.maxConnections = config.maxConnections;
+    limits.idleTimeout = millis(config.idleTimeout);
+    limits.readTimeout = millis(config.readTimeout);
+    return limits;
 }
 
 auth::PamRoles pamRoles(const Config& config)
@@ -104,6 +135,9 @@ private:
     void waitSignals();
     void shutdown(const char* why);
     void reload();
+    void applyReloadable(Config& next, std::vector<std::string>& changed);
+    template <class T>
+    void keepRunning(Config& next, const char* key, T Config::*member);
     void armWatchdog(std::chrono::microseconds interval);
 
     Config config_;
@@ -207,16 +241,12 @@ bool ApplicationImpl::build()
                                                       millis(config_.loginFailureDelay));
 
     dispatch::DispatcherConfig dispatcherConfig;
-    dispatcherConfig.sessions.maxSessions = config_.maxSessions;
-    dispatcherConfig.sessions.maxSessionsPerUser = config_.maxSessionsPerUser;
+    dispatcherConfig.sessions = sessionLimits(config_);
     // event.from may answer early with no events; clients loop anyway
     // (XenCenter asks for 30 s, Xen Orchestra for 60 s).  A 5-minute cap
     // bounds what a long-poll left behind by a vanished client costs.
     dispatcherConfig.maxEventTimeout = std::chrono::minutes(5);
-    dispatcherConfig.sessions.idleTimeout =
-        std::chrono::seconds(static_cast<std::int64_t>(config_.sessionIdleTimeout));
-    dispatcherConfig.callPluginInterval =
-        std::chrono::nanoseconds(static_cast<std::int64_t>(config_.callPluginInterval * 1e9));
+    dispatcherConfig.callPluginInterval = callPluginInterval(config_);
     dispatcher_ = std::make_unique<dispatch::Dispatcher>(io_.get_executor(), store_, *auth_, *throttle_,
                                                          *guestControl_, dispatcherConfig,
                                                          loggers_.rpc());
@@ -241,12 +271,7 @@ bool ApplicationImpl::build()
     }
     // --- end RDP console ---
 
-    transport::ServerLimits limits;
-    limits.maxBodyBytes = config_.maxBodyBytes;
-    limits.maxConnections = config_.maxConnections;
-    limits.idleTimeout = millis(config_.idleTimeout);
-    limits.readTimeout = millis(config_.readTimeout);
-    server_ = std::make_unique<transport::HttpServer>(io_.get_executor(), router_, limits,
+    server_ = std::make_unique<transport::HttpServer>(io_.get_executor(), router_, serverLimits(config_),
                                                       loggers_.http());
     if (metricsEndpoint_)
         metricsEndpoint_->attachServer(*server_);
@@ -358,33 +383,83 @@ void ApplicationImpl::reload()
         notifier_.ready("reload failed; running with the previous configuration");
         return;
     }
-    if (usersAuth_ && next.usersFile == config_.usersFile) {
+    // Read only at start: say so, and keep the value in effect, so that the
+    // next reload compares against what really runs (and warns again).
+    keepRunning(next, "listen", &Config::listen);
+    keepRunning(next, "tls-listen", &Config::tlsListen);
+    keepRunning(next, "tls-cert", &Config::tlsCert);
+    keepRunning(next, "tls-key", &Config::tlsKey);
+    keepRunning(next, "unix-socket", &Config::unixSocket);
+    keepRunning(next, "xenstore-socket", &Config::xenstoreSocket);
+    keepRunning(next, "users", &Config::usersFile);
+    keepRunning(next, "pam", &Config::pamEnabled);
+    keepRunning(next, "pam-service", &Config::pamService);
+    keepRunning(next, "metrics-endpoint", &Config::metricsEndpoint);
+    keepRunning(next, "log-journal", &Config::logToJournal);
+
+    if (usersAuth_) {
         std::string error;
         if (!usersAuth_->reload(error))
             log->error("USERS_FILE_RELOAD_FAILED error={} (keeping the loaded accounts)", error);
     }
+    std::vector<std::string> changed;
+    applyReloadable(next, changed);
+    config_ = std::move(next);
+    std::string keys;
+    for (const auto& key : changed)
+        keys += (keys.empty() ? "" : ",") + key;
+    log->info("CONFIG_RELOADED log_level={} changed={}", config_.logLevel, keys.empty() ? "-" : keys);
+    notifier_.ready("configuration reloaded");
+}
+
+template <class T>
+void ApplicationImpl::keepRunning(Config& next, const char* key, T Config::*member)
+{
+    if (next.*member == config_.*member)
+        return;
+    loggers_.daemon()->warn("CONFIG_RELOAD_NEEDS_RESTART key={} (the running value stays in effect until a restart)",
+                            key);
+    next.*member = config_.*member;
+}
+
+void ApplicationImpl::applyReloadable(Config& next, std::vector<std::string>& changed)
+{
+    auto note = [&changed](bool differs, const char* key) {
+        if (differs)
+            changed.emplace_back(key);
+    };
+    note(next.logLevel != config_.logLevel, "log-level");
     if (pamAuth_)
         pamAuth_->setRoles(pamRoles(next));
-    auto changed = [&](bool differs, const char* key) {
-        if (differs)
-            log->warn("CONFIG_RELOAD_NEEDS_RESTART key={}", key);
-    };
-    changed(next.listen != config_.listen, "listen");
-    changed(next.tlsListen != config_.tlsListen || next.tlsCert != config_.tlsCert ||
-                next.tlsKey != config_.tlsKey,
-            "tls-listen/tls-cert/tls-key");
-    changed(next.unixSocket != config_.unixSocket, "unix-socket");
-    changed(next.xenstoreSocket != config_.xenstoreSocket, "xenstore-socket");
-    changed(next.usersFile != config_.usersFile || next.pamEnabled != config_.pamEnabled, "users/pam");
-    changed(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
-    changed(next.maxSessions != config_.maxSessions || next.maxSessionsPerUser != config_.maxSessionsPerUser ||
-                next.sessionIdleTimeout != config_.sessionIdleTimeout,
-            "max-sessions/max-sessions-per-user/session-idle-timeout");
-    changed(next.metricsEndpoint != config_.metricsEndpoint, "metrics-endpoint");
-    console_->reconfigure(consoleOptions(next));  // RDP console: switch, proxy URL, TTL at once
-    config_ = std::move(next);
-    log->info("CONFIG_RELOADED log_level={}", config_.logLevel);
-    notifier_.ready("configuration reloaded");
+    note(next.pamRoles != config_.pamRoles, "pam-role");
+    throttle_->setFailureDelay(millis(next.loginFailureDelay));
+    note(next.loginFailureDelay != config_.loginFailureDelay, "login-failure-delay");
+    dispatcher_->sessions().setLimits(sessionLimits(next));
+    note(next.maxSessions != config_.maxSessions, "max-sessions");
+    note(next.maxSessionsPerUser != config_.maxSessionsPerUser, "max-sessions-per-user");
+    note(next.sessionIdleTimeout != config_.sessionIdleTimeout, "session-idle-timeout");
+    dispatcher_->setCallPluginInterval(callPluginInterval(next));
+    note(next.callPluginInterval != config_.callPluginInterval, "call-plugin-interval");
+    server_->setLimits(serverLimits(next));
+    note(next.maxBodyBytes != config_.maxBodyBytes, "max-body-bytes");
+    note(next.maxConnections != config_.maxConnections, "max-connections");
+    note(next.idleTimeout != config_.idleTimeout, "idle-timeout");
+    note(next.readTimeout != config_.readTimeout, "read-timeout");
+    console_->reconfigure(consoleOptions(next));  // switch, proxy URL, TTL, RDP port: at once
+    note(next.rdpConsoleEnabled != config_.rdpConsoleEnabled, "rdp-console");
+    note(next.consoleProxyBaseUrl != config_.consoleProxyBaseUrl, "console-proxy-base-url");
+    note(next.consoleTokenTtl != config_.consoleTokenTtl, "console-token-ttl");
+    note(next.rdpPort != config_.rdpPort, "rdp-port");
+    if (next.unixSocketMode != config_.unixSocketMode && !config_.unixSocket.empty()) {
+        // One chmod(2) on the socket we bound: as cheap as the users file's re-read.
+        if (::chmod(config_.unixSocket.c_str(), static_cast<mode_t>(next.unixSocketMode)) != 0) {
+            loggers_.daemon()->error("CONFIG_RELOAD_APPLY_FAILED key=unix-socket-mode error={} (keeping {:04o})",
+                                     std::strerror(errno), config_.unixSocketMode);
+            next.unixSocketMode = config_.unixSocketMode;
+        } else {
+            changed.emplace_back("unix-socket-mode");
+        }
+    }
 }
 
 void ApplicationImpl::armWatchdog(std::chrono::microseconds interval)

@@ -238,3 +238,34 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
         if report:
             raise AssertionError("sanitizer report from xenrdpd:\n" + "\n".join(report[:20]))
+
+
+class ConfigFileDaemon(Daemon):
+    """xenrdpd configured by a file only (no --log-level flag to win over it)."""
+
+    def write_config(self, log_level, extra=""):
+        with open(self.config_path, "w") as f:
+            f.write(f"xenstore-socket = {self.sandbox.socket}\n"
+                    f"listen = 127.0.0.1:{self.port}\n"
+                    f"unix-socket = {self.unix_socket}\n"
+                    f"users = {self.users_file}\n"
+                    "pam = false\n"
+                    "login-failure-delay = 0.3\n"
+                    f"log-level = {log_level}\n" + extra)
+
+    def start(self):
+        self.config_path = os.path.join(self.dir, "xenrdpd.conf")
+        if not os.path.exists(self.config_path):
+            self.write_config("info")
+        self.log_path = os.path.join(self.dir, "xenrdpd.log")
+        self.log_file = open(self.log_path, "a")
+        self.log_offset = os.path.getsize(self.log_path)
+        self.proc = subprocess.Popen([DAEMON, "--config", self.config_path],
+                                     stdout=self.log_file, stderr=self.log_file, text=True)
+        self.wait_for_log(r"DAEMON_READY", timeout=20)
+
+    def count(self, pattern):
+        return sum(1 for line in self.log().splitlines() if re.search(pattern, line))
+
+    def wait_count(self, pattern, n):
+        wait_until(lambda: self.count(pattern) >= n, 10, f"{n} log lines {pattern!r}")

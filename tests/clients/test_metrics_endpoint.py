@@ -5,7 +5,6 @@ promtool), and log levels changed at run time through SIGHUP.
 import base64
 import http.client
 import json
-import os
 import re
 import signal
 import socket
@@ -206,42 +205,11 @@ class MetricsEndpointTest(unittest.TestCase):
         self.assertNotIn("xenrdpd_", body)
 
 
-class ConfigFileDaemon(harness.Daemon):
-    """xenrdpd configured by a file only (no --log-level flag to win over it)."""
-
-    def write_config(self, log_level, extra=""):
-        with open(self.config_path, "w") as f:
-            f.write(f"xenstore-socket = {self.sandbox.socket}\n"
-                    f"listen = 127.0.0.1:{self.port}\n"
-                    f"unix-socket = {self.unix_socket}\n"
-                    f"users = {self.users_file}\n"
-                    "pam = false\n"
-                    "login-failure-delay = 0.3\n"
-                    f"log-level = {log_level}\n" + extra)
-
-    def start(self):
-        self.config_path = os.path.join(self.dir, "xenrdpd.conf")
-        if not os.path.exists(self.config_path):
-            self.write_config("info")
-        self.log_path = os.path.join(self.dir, "xenrdpd.log")
-        self.log_file = open(self.log_path, "a")
-        self.log_offset = os.path.getsize(self.log_path)
-        self.proc = subprocess.Popen([harness.DAEMON, "--config", self.config_path],
-                                     stdout=self.log_file, stderr=self.log_file, text=True)
-        self.wait_for_log(r"DAEMON_READY", timeout=20)
-
-    def count(self, pattern):
-        return sum(1 for line in self.log().splitlines() if re.search(pattern, line))
-
-    def wait_count(self, pattern, n):
-        harness.wait_until(lambda: self.count(pattern) >= n, 10, f"{n} log lines {pattern!r}")
-
-
 class LogLevelReloadTest(unittest.TestCase):
     def test_sighup_changes_the_level_and_keeps_it_when_the_file_is_bad(self):
         sandbox = harness.Sandbox()
         self.addCleanup(sandbox.close)
-        daemon = ConfigFileDaemon(sandbox)
+        daemon = harness.ConfigFileDaemon(sandbox)
         self.addCleanup(daemon.close)
 
         # At info, a scrape logs nothing; the reload line after it proves the

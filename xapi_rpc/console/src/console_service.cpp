@@ -40,6 +40,7 @@ void ConsoleService::reconfigure(const ConsoleServiceOptions& options)
     options_ = options;
     tokens_.setTtl(options.tokenTtl);
     handler_.setOptions(options.nova);
+    tracker_.setRdpPort(options.nova.rdpPort);
 }
 
 void ConsoleService::armSweep()

@@ -38,6 +38,16 @@ void ConsoleTracker::stop() noexcept
     wait_.reset();
 }
 
+void ConsoleTracker::setRdpPort(std::uint16_t port)
+{
+    if (port == rdpPort_) return;
+    rdpPort_ = port;
+    // evaluate() rewrites a location that differs (CONSOLE_MOVED).
+    std::vector<std::string> withConsole;
+    for (const auto& [vmRef, consoleRef] : consoles_) withConsole.push_back(vmRef);
+    for (const auto& vmRef : withConsole) evaluate(vmRef);
+}
+
 std::optional<std::string> ConsoleTracker::consoleOf(const std::string& vmRef) const
 {
     auto it = consoles_.find(vmRef);

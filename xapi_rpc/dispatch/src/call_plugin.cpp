@@ -124,4 +124,10 @@ void DispatcherImpl::registerCallPlugin()
     add("host.call_plugin", std::move(host));
 }
 
+// Beside the rate limit it sets (dispatcher.hpp declares it).
+void Dispatcher::setCallPluginInterval(std::chrono::nanoseconds interval) noexcept
+{
+    impl_->config_.callPluginInterval = interval;
+}
+
 }  // namespace xenrdp::xapi_rpc::dispatch

@@ -7,14 +7,15 @@
 
 namespace xenrdp::xapi_rpc::dispatch {
 
-SessionManager::SessionManager(SessionLimits limits, std::function<Clock::time_point()> now)
-    : limits_(limits), now_(std::move(now))
-{
-    if (limits_.maxSessions == 0) limits_.maxSessions = 1;
-    limits_.maxSessionsPerUser = std::clamp<std::size_t>(limits_.maxSessionsPerUser, 1, limits_.maxSessions);
-}
-
 namespace {
+
+/// At least one session in all, and a group's cap within the overall one.
+SessionLimits normalized(SessionLimits limits)
+{
+    if (limits.maxSessions == 0) limits.maxSessions = 1;
+    limits.maxSessionsPerUser = std::clamp<std::size_t>(limits.maxSessionsPerUser, 1, limits.maxSessions);
+    return limits;
+}
 
 /// xapi's grouping: root's sessions by originator, everyone else's by name.
 std::string groupOf(const std::string& user, const std::string& originator)
@@ -24,6 +25,16 @@ std::string groupOf(const std::string& user, const std::string& originator)
 }
 
 }  // namespace
+
+SessionManager::SessionManager(SessionLimits limits, std::function<Clock::time_point()> now)
+    : limits_(normalized(limits)), now_(std::move(now))
+{
+}
+
+void SessionManager::setLimits(const SessionLimits& limits) noexcept
+{
+    limits_ = normalized(limits);
+}
 
 bool SessionManager::expired(const Session& s, Clock::time_point now) const
 {

@@ -443,4 +443,6 @@ void HttpServer::stop(std::chrono::milliseconds drainBound, std::function<void()
 
 ServerCounters HttpServer::counters() const noexcept { return core_->counters(); }
 
+void HttpServer::setLimits(const ServerLimits& limits) { core_->setLimits(limits); }
+
 }  // namespace xenrdp::xapi_rpc::transport

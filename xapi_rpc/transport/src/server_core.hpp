@@ -44,6 +44,7 @@ public:
   [[nodiscard]] const boost::asio::any_io_executor& executor() const { return executor_; }
   [[nodiscard]] RequestHandler& handler() const { return handler_; }
   [[nodiscard]] const ServerLimits& limits() const { return limits_; }
+  void setLimits(const ServerLimits& limits) { limits_ = limits; }
   /// Null when logging is off.
   [[nodiscard]] spdlog::logger* log() const { return logger_.get(); }
   [[nodiscard]] bool stopping() const { return stopping_; }

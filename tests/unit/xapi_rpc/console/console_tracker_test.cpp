@@ -81,6 +81,14 @@ TEST_CASE("ConsoleTracker lists an rdp console once the guest reports RDP and an
         settle(io);
         CHECK(store.getAs<metrics::ConsoleRecord>(*console)->location == "rdp://192.0.2.11:3389");
     }
+    SECTION("a new RDP port rewrites the location at once, keeping the console")
+    {
+        tracker.setRdpPort(3390);
+        CHECK(store.getAs<metrics::ConsoleRecord>(*console)->location == "rdp://192.0.2.10:3390");
+        CHECK(tracker.consoleOf(g.vmRef) == console);
+        settle(io);
+        CHECK(store.count(metrics::ObjectClass::Console) == 1);
+    }
     SECTION("RDP off removes it")
     {
         gm.other["data-ts"] = "0";

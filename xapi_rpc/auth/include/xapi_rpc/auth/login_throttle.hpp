@@ -34,6 +34,9 @@ public:
     [[nodiscard]] AuthDone wrap(AuthDone done) const;
 
     [[nodiscard]] std::chrono::milliseconds failureDelay() const noexcept { return delay_; }
+    /// Applies to failures delivered from now on (SIGHUP); delays already
+    /// running keep theirs.
+    void setFailureDelay(std::chrono::milliseconds delay) noexcept { delay_ = delay; }
 
 private:
     boost::asio::any_io_executor io_;

@@ -40,9 +40,8 @@ public:
     void start();
     /// Stops both; the handler still answers.
     void stop() noexcept;
-    /// The console switch, proxy URL, TTL (for new tokens) and the port of
-    /// new tokens apply at once; console objects keep the port the tracker
-    /// was built with until a restart.
+    /// The console switch, proxy URL, TTL (for new tokens) and the RDP port
+    /// (new tokens, and every console object's location) apply at once.
     void reconfigure(const ConsoleServiceOptions& options);
 
     NovaConsoleHandler& handler() noexcept { return handler_; }

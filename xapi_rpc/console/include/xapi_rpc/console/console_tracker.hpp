@@ -50,6 +50,9 @@ public:
     void stop() noexcept;
     /// One listener; a later call replaces it.  It must not throw.
     void onVmStopped(VmStopped listener) { onVmStopped_ = std::move(listener); }
+    /// A new RDP port (SIGHUP): every console's location is rewritten at once
+    /// (console mod events), new consoles get it too.
+    void setRdpPort(std::uint16_t port);
     /// The console ref of a VM, if it has one.
     [[nodiscard]] std::optional<std::string> consoleOf(const std::string& vmRef) const;
 

@@ -119,6 +119,10 @@ public:
     /// until its bound.  Io executor only.
     void releaseWaiters();
 
+    /// New per-VM VM.call_plugin interval (SIGHUP); zero disables the limit.
+    /// Calls already recorded are judged by the new interval.  Io executor only.
+    void setCallPluginInterval(std::chrono::nanoseconds interval) noexcept;
+
 private:
     std::unique_ptr<DispatcherImpl> impl_;
 };

@@ -80,6 +80,9 @@ public:
     /// Destroys every idle-expired session; returns how many.
     std::size_t expire();
     std::size_t size() const noexcept { return sessions_.size(); }
+    /// New limits (SIGHUP): the idle timeout applies to every session from
+    /// its next use or sweep, a lower cap from the next login on.
+    void setLimits(const SessionLimits& limits) noexcept;
 
     /// Called with the ref of every session that goes (logout, expiry,
     /// eviction), after it is gone. One listener; a later call replaces it.

@@ -98,6 +98,11 @@ public:
 
   [[nodiscard]] ServerCounters counters() const noexcept;
 
+  /// New limits (SIGHUP).  Each applies from its next check on: the
+  /// connection cap at the next accept, body and header sizes from the next
+  /// request, timeouts from the next wait; nothing in progress is cut off.
+  void setLimits(const ServerLimits& limits);
+
 private:
   std::shared_ptr<ServerCore> core_;
 };
