@@ -1,11 +1,18 @@
 #include <daemon/config.hpp>
 
+#include <xapi_rpc/auth/users_file.hpp>
+#include <xapi_rpc/transport/http_server.hpp>
+
 #include <boost/program_options.hpp>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace po = boost::program_options;
@@ -169,12 +176,24 @@ Config buildConfig(const po::variables_map& vm, const std::string& configFile)
     // Cross-checks.
     if (!c.tlsListen.empty() && (c.tlsCert.empty() || c.tlsKey.empty()))
         throw ConfigError("tls-listen needs both tls-cert and tls-key");
-    for (const auto* file : {&c.tlsCert, &c.tlsKey}) {
-        if (!c.tlsListen.empty() && !std::filesystem::exists(*file))
-            throw ConfigError("TLS file '" + *file + "' does not exist");
+    if (!c.tlsListen.empty()) {
+        for (const auto* file : {&c.tlsCert, &c.tlsKey}) {
+            if (!std::filesystem::exists(*file))
+                throw ConfigError("TLS file '" + *file + "' does not exist");
+        }
+        // Loaded as listenTls will: an unreadable file or a key that does not
+        // belong to the certificate fails here, not at start or mid-reload.
+        if (auto ec = xapi_rpc::transport::checkTlsFiles(c.tlsCert, c.tlsKey))
+            throw ConfigError("tls-cert/tls-key: '" + c.tlsCert + "' and '" + c.tlsKey +
+                              "' are not a usable certificate and key: " + ec.message());
     }
-    if (!c.usersFile.empty() && !std::filesystem::exists(c.usersFile))
-        throw ConfigError("users: file '" + c.usersFile + "' does not exist");
+    if (!c.usersFile.empty()) {
+        if (!std::filesystem::exists(c.usersFile))
+            throw ConfigError("users: file '" + c.usersFile + "' does not exist");
+        std::string error;
+        if (!xapi_rpc::auth::loadUsersFile(c.usersFile, error))
+            throw ConfigError("users: " + error);
+    }
     if (c.listen.empty() && c.tlsListen.empty() && c.unixSocket.empty())
         throw ConfigError("no listener: set listen, tls-listen or unix-socket");
     const std::string& url = c.consoleProxyBaseUrl;
@@ -188,13 +207,44 @@ Config buildConfig(const po::variables_map& vm, const std::string& configFile)
     return c;
 }
 
+/// The text of the config file at `path`.  A missing file is nullopt unless
+/// `mustExist`; a file that is there but cannot be read (permissions, a
+/// directory, an I/O error) is always a ConfigError.
+std::optional<std::string> readConfigFile(const std::string& path, bool mustExist)
+{
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (status.type() == std::filesystem::file_type::not_found) {
+        if (!mustExist)
+            return std::nullopt;
+        throw ConfigError("cannot read config file '" + path + "': it does not exist");
+    }
+    if (ec)
+        throw ConfigError("cannot read config file '" + path + "': " + ec.message());
+    if (std::filesystem::is_directory(status))
+        throw ConfigError("cannot read config file '" + path + "': it is a directory");
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw ConfigError("cannot read config file '" + path + "': " +
+                          (errno != 0 ? std::strerror(errno) : "open failed"));
+    try {
+        std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        if (in.bad())
+            throw ConfigError("cannot read config file '" + path + "': read error");
+        return text;
+    } catch (const std::ios_base::failure& e) {
+        throw ConfigError("cannot read config file '" + path + "': " + e.code().message());
+    }
+}
+
 struct Parsed {
     po::variables_map vm;
     std::string configFile;
     bool explicitFile = false;
 };
 
-Parsed parseAll(int argc, const char* const argv[])
+Parsed parseAll(int argc, const char* const argv[], const std::string& defaultConfigFile)
 {
     po::options_description all;
     all.add(commandOptions()).add(settingsOptions());
@@ -204,12 +254,9 @@ Parsed parseAll(int argc, const char* const argv[])
         // flags take precedence over the file, and both over the defaults.
         po::store(po::command_line_parser(argc, argv).options(all).run(), p.vm);
         p.explicitFile = p.vm.count("config") != 0;
-        p.configFile = p.explicitFile ? p.vm["config"].as<std::string>() : Config{}.configFile;
-        std::ifstream in(p.configFile);
-        if (!in) {
-            if (p.explicitFile)
-                throw ConfigError("cannot read config file '" + p.configFile + "'");
-        } else {
+        p.configFile = p.explicitFile ? p.vm["config"].as<std::string>() : defaultConfigFile;
+        if (auto text = readConfigFile(p.configFile, p.explicitFile)) {
+            std::istringstream in(*text);
             try {
                 po::store(po::parse_config_file(in, settingsOptions(), false), p.vm);
             } catch (const po::error& e) {
@@ -243,10 +290,10 @@ HostPort parseHostPort(const std::string& text)
     return HostPort{host, static_cast<std::uint16_t>(value)};
 }
 
-CommandLine parseCommandLine(int argc, const char* const argv[])
+CommandLine parseCommandLine(int argc, const char* const argv[], const std::string& defaultConfigFile)
 {
     CommandLine cl;
-    Parsed p = parseAll(argc, argv);
+    Parsed p = parseAll(argc, argv, defaultConfigFile);
     if (p.vm.count("help") != 0) {
         std::ostringstream os;
         os << "Usage: xenrdpd [OPTIONS]\n\nxenrdpd serves XenAPI for Remote Desktop control of Xen guests.\n\n"
@@ -267,7 +314,7 @@ CommandLine parseCommandLine(int argc, const char* const argv[])
 
 Config reloadConfig(int argc, const char* const argv[])
 {
-    Parsed p = parseAll(argc, argv);
+    Parsed p = parseAll(argc, argv, kDefaultConfigFile);
     return buildConfig(p.vm, p.configFile);
 }
 

@@ -28,11 +28,14 @@ struct HostPort {
     bool operator==(const HostPort&) const = default;
 };
 
+/// Where the configuration is read from without --config.
+inline constexpr const char* kDefaultConfigFile = "/etc/xenrdpd/xenrdpd.conf";
+
 /// Parses "HOST:PORT", "[v6]:PORT" or ":PORT" (all addresses).  Throws ConfigError.
 HostPort parseHostPort(const std::string& text);
 
 struct Config {
-    std::string configFile = "/etc/xenrdpd/xenrdpd.conf";
+    std::string configFile = kDefaultConfigFile;
 
     // XenAPI listeners
     std::vector<HostPort> listen;      ///< plain HTTP
@@ -89,14 +92,17 @@ struct CommandLine {
     std::string helpText;
 };
 
-/// Parses flags and the config file they name (or the default one, which may
-/// be missing).  Throws ConfigError on any unknown key, bad value or
-/// inconsistent combination.
-CommandLine parseCommandLine(int argc, const char* const argv[]);
+/// Parses flags and the config file they name (or `defaultConfigFile`, which
+/// may be missing, but not unreadable), then validates the result in full:
+/// the users file is parsed, the TLS certificate and key are loaded as a
+/// pair.  Throws ConfigError on any unknown key, bad value, unreadable or
+/// broken file, or inconsistent combination.  Blocking file reads.
+CommandLine parseCommandLine(int argc, const char* const argv[],
+                             const std::string& defaultConfigFile = kDefaultConfigFile);
 
-/// Re-reads the config file named in `current` and re-applies `argc/argv`
-/// on top (flags still win), for SIGHUP.  Throws ConfigError; `current` is
-/// untouched then.
+/// Re-reads the config file (--config's, or the default one) and re-applies
+/// `argc/argv` on top (flags still win), for SIGHUP; validated as
+/// parseCommandLine does.  Throws ConfigError.
 Config reloadConfig(int argc, const char* const argv[]);
 
 }  // namespace xenrdp::daemon

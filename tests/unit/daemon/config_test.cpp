@@ -34,19 +34,20 @@ private:
     std::string path_;
 };
 
-CommandLine parse(std::vector<std::string> args)
+
+CommandLine parse(std::vector<std::string> args, const std::string& defaultConfigFile = kDefaultConfigFile)
 {
     args.insert(args.begin(), "xenrdpd");
     std::vector<const char*> argv;
     for (auto& a : args)
         argv.push_back(a.c_str());
-    return parseCommandLine(static_cast<int>(argv.size()), argv.data());
+    return parseCommandLine(static_cast<int>(argv.size()), argv.data(), defaultConfigFile);
 }
 
-std::string errorOf(std::vector<std::string> args)
+std::string errorOf(std::vector<std::string> args, const std::string& defaultConfigFile = kDefaultConfigFile)
 {
     try {
-        parse(std::move(args));
+        parse(std::move(args), defaultConfigFile);
     } catch (const ConfigError& e) {
         return e.what();
     }
@@ -151,6 +152,42 @@ TEST_CASE("Bad config files are refused with a message naming the problem", "[da
     {
         TempConfig file("unix-socket-mode = 0999\n");
         CHECK_THAT(errorOf({"--config", file.path()}), Catch::Contains("unix-socket-mode"));
+    }
+}
+
+TEST_CASE("A missing default config file gives the defaults, an unreadable one is an error", "[daemon][config]")
+{
+    const fs::path dir = fs::temp_directory_path() / ("xenrdp-config-dir-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    struct Cleanup {
+        fs::path dir;
+        ~Cleanup() { fs::remove_all(dir); }
+    } cleanup{dir};
+
+    SECTION("missing: built-in defaults")
+    {
+        const std::string missing = (dir / "xenrdpd.conf").string();
+        Config c = parse({}, missing).config;
+        CHECK(c.configFile == missing);
+        CHECK(c.unixSocket == "/run/xenrdpd/xapi.sock");
+    }
+    SECTION("a directory where the file should be")
+    {
+        CHECK_THAT(errorOf({}, dir.string()), Catch::Contains("cannot read config file") &&
+                                                  Catch::Contains("is a directory"));
+        CHECK_THAT(errorOf({"--config", dir.string()}), Catch::Contains("is a directory"));
+    }
+    SECTION("a file whose read fails (even for root)")
+    {
+        // Reading /proc/self/mem at offset 0 fails with EIO: the file is
+        // there, but its content cannot be had.
+        CHECK_THAT(errorOf({}, "/proc/self/mem"), Catch::Contains("cannot read config file '/proc/self/mem'"));
+    }
+    SECTION("the users file is parsed, not only looked for")
+    {
+        TempConfig users("admin:emperor:$6$salt$" + std::string(86, 'a') + "\n");
+        CHECK_THAT(errorOf({"--users", users.path()}, (dir / "none.conf").string()),
+                   Catch::Contains("users: " + users.path() + ":1:"));
     }
 }
 

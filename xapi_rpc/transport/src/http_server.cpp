@@ -443,6 +443,12 @@ void HttpServer::stop(std::chrono::milliseconds drainBound, std::function<void()
 
 ServerCounters HttpServer::counters() const noexcept { return core_->counters(); }
 
+std::error_code checkTlsFiles(const std::string& certFile, const std::string& keyFile) {
+  std::error_code ec;
+  (void)makeServerTlsContext(certFile, keyFile, ec);
+  return ec;
+}
+
 void HttpServer::setLimits(const ServerLimits& limits) { core_->setLimits(limits); }
 
 }  // namespace xenrdp::xapi_rpc::transport

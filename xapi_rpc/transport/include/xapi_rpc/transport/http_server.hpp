@@ -53,6 +53,12 @@ struct BoundEndpoint {
 
 class ServerCore;
 
+/// Loads a PEM certificate chain and private key into a server TLS context
+/// exactly as HttpServer::listenTls does, and checks that the key belongs to
+/// the certificate, without listening: for configuration checks.  Any
+/// thread; blocking file reads.  Returns the OpenSSL error, or none.
+[[nodiscard]] std::error_code checkTlsFiles(const std::string& certFile, const std::string& keyFile);
+
 /// Accepts connections on any number of listeners and feeds each request to a
 /// RequestHandler, one request at a time per connection (HTTP/1.1 keep-alive,
 /// HTTP/1.0, Expect: 100-continue). Malformed HTTP gets 400 and a close.
