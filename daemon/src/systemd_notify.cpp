@@ -2,6 +2,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <time.h>
+
 namespace xenrdp::daemon {
 
 void SystemdNotifier::ready(const std::string& status) noexcept
@@ -15,7 +17,13 @@ void SystemdNotifier::ready(const std::string& status) noexcept
 
 void SystemdNotifier::reloading() noexcept
 {
-    ::sd_notify(0, "RELOADING=1");
+    // sd_notify(3): RELOADING=1 carries the CLOCK_MONOTONIC time the reload
+    // started (required by Type=notify-reload, harmless for Type=notify).
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto usec = static_cast<unsigned long long>(now.tv_sec) * 1000000ULL +
+                      static_cast<unsigned long long>(now.tv_nsec) / 1000ULL;
+    ::sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", usec);
 }
 
 void SystemdNotifier::stopping() noexcept

@@ -1,6 +1,7 @@
 #pragma once
-// Talking to systemd (sd_notify(3)): READY=1, RELOADING=1, STOPPING=1,
-// WATCHDOG=1 and STATUS=.  Every call is a no-op when not run by systemd.
+// Talking to systemd (sd_notify(3)): READY=1 with STATUS=, RELOADING=1 with
+// MONOTONIC_USEC=, STOPPING=1 and WATCHDOG=1.  Every call is a no-op when
+// not run by systemd ($NOTIFY_SOCKET unset).
 #include <chrono>
 #include <optional>
 #include <string>

@@ -29,6 +29,32 @@ GUEST_AGENT = build_path("tests", "sandbox", "xenrdp-guest-agent")
 DAEMON = build_path("daemon", "xenrdpd")
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the daemon's Unix socket."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """xmlrpc transport over a Unix socket (os-xenapi's own UDSTransport is
+    broken on Python 3, reference xenapi-clients.md §0.11)."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__()
+        self.unix_path = path
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        return UnixHTTPConnection(self.unix_path, self.timeout)
+
+
 def wait_until(predicate, timeout=10.0, what="condition"):
     """Polls `predicate` until it returns a truthy value or `timeout` passes."""
     deadline = time.monotonic() + timeout
@@ -59,28 +85,6 @@ def make_users_file(path, users):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
-
-
-class UnixStreamHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost")
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
-
-
-class UnixTransport(xmlrpc.client.Transport):
-    """xmlrpc transport over a Unix socket, for XenAPI.Session (os-xenapi's
-    own UDSTransport is broken on Python 3, reference xenapi-clients.md §0.11)."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.unix_path = path
-
-    def make_connection(self, host):
-        return UnixStreamHTTPConnection(self.unix_path)
 
 
 class Sandbox:
@@ -158,7 +162,7 @@ class Daemon:
     """xenrdpd under test, with its log captured."""
 
     def __init__(self, sandbox, extra_args=(), port=None, users=None, log_level="info",
-                 login_failure_delay="0.3"):
+                 login_failure_delay="0.3", env=None, wait_ready=True):
         self.sandbox = sandbox
         self.dir = tempfile.mkdtemp(prefix="xenrdpd-")
         self.port = port or free_port()
@@ -172,6 +176,8 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.log_level = log_level
         self.login_failure_delay = login_failure_delay
+        self.env = dict(os.environ, **(env or {}))
+        self.wait_ready = wait_ready
         self.proc = None
         self.log_file = None
         self.start()
@@ -186,8 +192,9 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "xenrdpd.log")
         self.log_file = open(self.log_path, "a")
         self.log_offset = os.path.getsize(self.log_path)
-        self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=self.log_file, text=True)
-        self.wait_for_log(r"DAEMON_READY", timeout=20)
+        self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=self.log_file, text=True, env=self.env)
+        if self.wait_ready:
+            self.wait_for_log(r"DAEMON_READY", timeout=20)
 
     def log(self):
         with open(self.log_path) as f:

@@ -7,7 +7,6 @@ import http.client
 import json
 import re
 import signal
-import socket
 import subprocess
 import unittest
 import warnings
@@ -18,17 +17,6 @@ import harness
 GUEST_DOMID = 3
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=10)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self.unix_path)
 
 
 def request(conn, method="GET", path="/metrics", body=None):
@@ -161,7 +149,7 @@ class MetricsEndpointTest(unittest.TestCase):
                                 re.search(r'version="([^"]+)"', self.scrape()).group(1) + '"}'], 1)
 
     def test_served_on_the_unix_socket_too(self):
-        status, ctype, body = request(UnixHTTPConnection(self.daemon.unix_socket))
+        status, ctype, body = request(harness.UnixHTTPConnection(self.daemon.unix_socket))
         self.assertEqual((status, ctype), (200, CONTENT_TYPE))
         self.assertIn("xenrdpd_http_connections_open", body)
 
