@@ -1,7 +1,8 @@
 // libFuzzer target: the Nova console action bodies (os-getRDPConsole,
 // remote-consoles) in JSON and XML.  The first byte picks the parser, as a
-// Content-Type would; whatever parses is echoed through the renderers the
-// handler uses for its answers.
+// Content-Type would; the rest, read as Accept and Content-Type headers,
+// picks the answer format; whatever parses is echoed through the renderers
+// the handler uses for its answers.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -25,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
     }
     }
-    const WireFormat format = data[0] % 2 == 0 ? WireFormat::Json : WireFormat::Xml;
+    // The same bytes as client headers: Accept (q-values) and Content-Type.
+    const WireFormat format = responseFormat(body, body);
+    (void)contentTypeOf(format);
     if (const auto* action = std::get_if<ActionBody>(&parsed)) {
         const auto type = action->fields.find("type");
         const std::string_view typeText =

@@ -108,6 +108,9 @@ class Sandbox:
     def write(self, path, value):
         self._cli("write", path, value)
 
+    def remove(self, path):
+        self._cli("rm", path)
+
     def read(self, path):
         r = subprocess.run([SANDBOX_CLI, "read", self.dir, path], capture_output=True, text=True)
         return r.stdout.rstrip("\n") if r.returncode == 0 else None

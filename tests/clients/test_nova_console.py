@@ -22,6 +22,7 @@ import harness
 RDP_DOMID = 3       # RDP on, address reported
 NO_ADDR_DOMID = 4   # RDP on, no address
 HALT_DOMID = 5      # released by one test
+FLAP_DOMID = 6      # RDP and address switched off and on by one test
 TOKEN_TTL = 5       # seconds
 PROXY = "http://proxy.example:6083/"
 
@@ -49,9 +50,11 @@ class NovaConsoleTest(unittest.TestCase):
         cls.uuid = cls.sandbox.add_domain(RDP_DOMID, "win-rdp")
         cls.no_addr_uuid = cls.sandbox.add_domain(NO_ADDR_DOMID, "win-no-address")
         cls.halt_uuid = cls.sandbox.add_domain(HALT_DOMID, "win-to-halt")
+        cls.flap_uuid = cls.sandbox.add_domain(FLAP_DOMID, "win-flapping")
         cls.sandbox.start_agent(RDP_DOMID, rdp=True, ip="192.0.2.20")
         cls.sandbox.start_agent(NO_ADDR_DOMID, rdp=True)
         cls.sandbox.start_agent(HALT_DOMID, rdp=True, ip="192.0.2.30")
+        cls.sandbox.start_agent(FLAP_DOMID, rdp=True, ip="192.0.2.40")
         cls.daemon = harness.Daemon(cls.sandbox, extra_args=[
             "--console-token-ttl", str(TOKEN_TTL), "--console-proxy-base-url", PROXY])
         for uuid in (cls.uuid, cls.halt_uuid):
@@ -123,6 +126,50 @@ class NovaConsoleTest(unittest.TestCase):
         self.assertEqual(json.loads(text)["console"]["type"], "rdp-html5")
         hdrs, text = self.get_url(body=V2_JSON, headers={**OPERATOR, **JSON, "Accept": "application/xml"})
         self.assertEqual(ET.fromstring(text).tag, "console")
+
+    def test_novas_vendor_media_types_are_spoken(self):
+        for ctype in ("application/vnd.openstack.compute+xml", "application/vnd.openstack.compute+json"):
+            body = V2_XML if ctype.endswith("xml") else V2_JSON
+            hdrs, text = self.get_url(body=body, headers={**OPERATOR, "Content-Type": ctype})
+            self.assertEqual(hdrs["Content-Type"], ctype)
+            url = ET.fromstring(text).findtext("url") if ctype.endswith("xml") else json.loads(text)["console"]["url"]
+            status, hdrs, info = self.resolve(self.url_token(url), {**ADMIN, "Accept": ctype})
+            self.assertEqual(status, 200, info)
+            self.assertEqual(hdrs["Content-Type"], ctype)
+        # Faults too.
+        status, hdrs, text = self.resolve("00000000-0000-4000-8000-000000000000",
+                                          {**ADMIN, "Accept": "application/vnd.openstack.compute+xml"})
+        self.assertEqual((status, hdrs["Content-Type"]), (404, "application/vnd.openstack.compute+xml"))
+        self.assertEqual(ET.fromstring(text).tag, "{http://docs.openstack.org/compute/api/v1.1}itemNotFound")
+
+    def test_accept_q_values_choose_the_answer_format(self):
+        for accept, expected in [("application/json;q=0.2, application/xml;q=0.8", "application/xml"),
+                                 ("application/xml;q=0.5, application/json", "application/json"),
+                                 ("application/xml;q=0, */*", "application/json"),
+                                 ("application/json;q=0, application/vnd.openstack.compute+json;q=0, */*;q=0.1",
+                                  "application/xml"),
+                                 ("application/xml, application/json", "application/json")]:
+            hdrs, text = self.get_url(body=V2_JSON, headers={**OPERATOR, **JSON, "Accept": accept})
+            self.assertEqual(hdrs["Content-Type"], expected, accept)
+            if expected == "application/xml":
+                self.assertEqual(ET.fromstring(text).tag, "console")
+            else:
+                self.assertIn("console", json.loads(text))
+
+    def test_remote_consoles_answer_in_xml(self):
+        for body, headers in [(json.dumps({"remote_console": {"protocol": "rdp", "type": "rdp-html5"}}),
+                               {**JSON, "Accept": "application/xml"}),
+                              ('<remote_console protocol="rdp" type="rdp-html5"/>', XML)]:
+            status, hdrs, text = self.request("POST", f"/v2.1/servers/{self.uuid}/remote-consoles", body,
+                                              {**OPERATOR, **headers})
+            self.assertEqual(status, 200, text)
+            self.assertEqual(hdrs["Content-Type"], "application/xml")
+            self.assertTrue(text.startswith("<?xml version='1.0' encoding='UTF-8'?>\n<remote_console>"), text)
+            root = ET.fromstring(text)
+            self.assertEqual([child.tag for child in root], ["protocol", "type", "url"])
+            self.assertEqual((root.findtext("protocol"), root.findtext("type")), ("rdp", "rdp-html5"))
+            status, _, info = self.resolve(self.url_token(root.findtext("url")))
+            self.assertEqual(status, 200, info)
 
     def test_remote_consoles_form_echoes_the_api_version(self):
         status, hdrs, text = self.request(
@@ -265,6 +312,47 @@ class NovaConsoleTest(unittest.TestCase):
         events = getattr(session.xenapi.event, "from")(["console"], "", 0.0)
         self.assertIn("console", events["valid_ref_counts"])
         self.assertIn(consoles[0], [e["ref"] for e in events["events"]])
+
+    def test_a_console_that_goes_is_seen_through_event_from(self):
+        session = XenAPI.Session(self.daemon.url)
+        session.xenapi.login_with_password("reader", "reader-password", "2.1", "nova-test")
+        self.addCleanup(session.xenapi.session.logout)
+        event_from = getattr(session.xenapi.event, "from")
+        vm = session.xenapi.VM.get_by_uuid(self.flap_uuid)
+        domain = f"/local/domain/{FLAP_DOMID}"
+
+        def console_event(token, operation):
+            """Follows event.from on class console until `operation` for this VM's console."""
+            def next_batch():
+                nonlocal token
+                batch = event_from(["console"], token, 5.0)
+                token = batch["token"]
+                for ev in batch["events"]:
+                    if ev["class"] == "console" and ev["operation"] == operation and (
+                            operation == "del" or ev["snapshot"]["VM"] == vm):
+                        return ev
+                return None
+            return harness.wait_until(next_batch, 15, f"a console {operation} event"), token
+
+        consoles = harness.wait_until(lambda: session.xenapi.VM.get_consoles(vm), 10, "the flapping VM's console")
+        token = event_from(["console"], "", 0.0)["token"]
+
+        # The guest switches RDP off: the console goes.
+        self.sandbox.write(f"{domain}/data/ts", "0")
+        ev, token = console_event(token, "del")
+        self.assertEqual(ev["ref"], consoles[0])
+        self.assertEqual(session.xenapi.VM.get_consoles(vm), [])
+
+        # On again: a new console; then the guest's address goes: it goes too.
+        self.sandbox.write(f"{domain}/data/ts", "1")
+        ev, token = console_event(token, "add")
+        self.assertEqual(ev["snapshot"]["location"], "rdp://192.0.2.40:3389")
+        self.sandbox.remove(f"{domain}/attr/vif/0/ipv4/0")
+        gone, token = console_event(token, "del")
+        self.assertEqual(gone["ref"], ev["ref"])
+        self.assertEqual(session.xenapi.VM.get_consoles(vm), [])
+        self.assert_fault(409, "conflictingRequest", self.request(
+            "POST", f"/servers/{self.flap_uuid}/action", V2_JSON, {**OPERATOR, **JSON}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #include <xapi_rpc/console/nova_body.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,13 +22,128 @@ std::string lower(std::string_view s)
     return out;
 }
 
-bool namesXml(std::string_view mediaType)
+std::string_view trim(std::string_view s)
 {
-    const std::string m = lower(mediaType);
-    return m.find("application/xml") != std::string::npos || m.find("text/xml") != std::string::npos;
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    const auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
 }
 
-bool namesJson(std::string_view mediaType) { return lower(mediaType).find("application/json") != std::string::npos; }
+/// The media types Nova spoke, in its order of preference on a tie (its
+/// get_supported_content_types()), and text/xml, which older clients send.
+struct MediaType {
+    std::string_view name;
+    WireFormat format;
+};
+constexpr std::array<MediaType, 5> kMediaTypes{{
+    {"application/json", WireFormat::Json},
+    {"application/vnd.openstack.compute+json", WireFormat::VendorJson},
+    {"application/xml", WireFormat::Xml},
+    {"application/vnd.openstack.compute+xml", WireFormat::VendorXml},
+    {"text/xml", WireFormat::Xml},
+}};
+
+/// The format a Content-Type names ("type/subtype", parameters ignored).
+std::optional<WireFormat> formatOfContentType(std::string_view contentType)
+{
+    const std::string type = lower(trim(contentType.substr(0, contentType.find(';'))));
+    for (const auto& m : kMediaTypes)
+        if (type == m.name) return m.format;
+    return std::nullopt;
+}
+
+bool namesXml(std::string_view mediaType)
+{
+    const auto f = formatOfContentType(mediaType);
+    return f && isXml(*f);
+}
+
+bool namesJson(std::string_view mediaType)
+{
+    const auto f = formatOfContentType(mediaType);
+    return f && !isXml(*f);
+}
+
+/// One media range of an Accept header: "type/subtype" (either may be "*")
+/// and its quality in thousandths.
+struct AcceptRange {
+    std::string type;
+    std::string subtype;
+    int quality = 1000;
+};
+
+/// "0", "0.5", "1.000": thousandths, or -1 when not a qvalue (RFC 9110 12.4.2).
+int parseQuality(std::string_view q)
+{
+    if (q.empty() || (q[0] != '0' && q[0] != '1')) return -1;
+    int whole = q[0] - '0';
+    int thousandths = 0;
+    if (q.size() > 1) {
+        if (q[1] != '.' || q.size() > 5) return -1;
+        int scale = 100;
+        for (char c : q.substr(2)) {
+            if (c < '0' || c > '9') return -1;
+            thousandths += (c - '0') * scale;
+            scale /= 10;
+        }
+    }
+    const int value = whole * 1000 + thousandths;
+    return value > 1000 ? -1 : value;
+}
+
+/// The ranges of an Accept header; malformed ones are left out.
+std::vector<AcceptRange> parseAccept(std::string_view header)
+{
+    std::vector<AcceptRange> ranges;
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        std::string_view item = header.substr(0, comma);
+        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+        const auto semi = item.find(';');
+        const std::string range = lower(trim(item.substr(0, semi)));
+        const auto slash = range.find('/');
+        if (range.empty() || slash == std::string::npos || slash == 0 || slash + 1 == range.size()) continue;
+        AcceptRange r{range.substr(0, slash), range.substr(slash + 1)};
+        if (r.type == "*" && r.subtype != "*") continue;
+        bool good = true;
+        std::string_view params = semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
+        while (!params.empty()) {
+            const auto next = params.find(';');
+            const std::string_view param = trim(params.substr(0, next));
+            params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+            if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                r.quality = parseQuality(trim(param.substr(2)));
+                good = r.quality >= 0;
+                break;  // what follows q= are accept-extensions
+            }
+        }
+        if (good) ranges.push_back(std::move(r));
+    }
+    return ranges;
+}
+
+/// The quality `ranges` give `mediaType`: that of the most specific range
+/// matching it (exact, then type/*, then */*), or -1 when none does.
+int qualityOf(const std::vector<AcceptRange>& ranges, std::string_view mediaType)
+{
+    const auto slash = mediaType.find('/');
+    const std::string_view type = mediaType.substr(0, slash);
+    const std::string_view subtype = mediaType.substr(slash + 1);
+    int best = -1;
+    int bestSpecificity = -1;
+    for (const auto& r : ranges) {
+        int specificity = -1;
+        if (r.type == type && r.subtype == subtype) specificity = 2;
+        else if (r.type == type && r.subtype == "*") specificity = 1;
+        else if (r.type == "*") specificity = 0;
+        if (specificity > bestSpecificity) {
+            bestSpecificity = specificity;
+            best = r.quality;
+        }
+    }
+    return best;
+}
 
 constexpr std::string_view kXmlDeclaration = "<?xml version='1.0' encoding='UTF-8'?>\n";
 
@@ -51,20 +168,44 @@ std::string xmlField(std::string_view name, std::string_view value)
 WireFormat responseFormat(std::optional<std::string_view> accept,
                           std::optional<std::string_view> contentType) noexcept
 {
-    if (accept) {
-        const std::string a = lower(*accept);
-        const auto xml = std::min(a.find("application/xml"), a.find("text/xml"));
-        const auto js = a.find("application/json");
-        if (xml != std::string::npos || js != std::string::npos)
-            return xml < js ? WireFormat::Xml : WireFormat::Json;
+    try {
+        const std::optional<WireFormat> request = contentType ? formatOfContentType(*contentType) : std::nullopt;
+        // 1: the request body is XML, 0: JSON, -1: neither said.
+        const int requestXml = request ? static_cast<int>(isXml(*request)) : -1;
+        if (accept) {
+            // The highest quality wins (q=0: not acceptable); on a tie, the
+            // request body's own format, then Nova's order (JSON first).
+            const auto ranges = parseAccept(*accept);
+            std::optional<WireFormat> chosen;
+            int bestQuality = 0;
+            bool bestIsRequestFamily = false;
+            for (const auto& m : kMediaTypes) {
+                const int q = qualityOf(ranges, m.name);
+                const bool requestFamily = requestXml == static_cast<int>(isXml(m.format));
+                if (q <= 0) continue;
+                if (!chosen || q > bestQuality || (q == bestQuality && requestFamily && !bestIsRequestFamily)) {
+                    chosen = m.format;
+                    bestQuality = q;
+                    bestIsRequestFamily = requestFamily;
+                }
+            }
+            if (chosen) return *chosen;
+        }
+        if (request) return *request;
+    } catch (...) {  // only bad_alloc: answer in JSON
     }
-    if (contentType && namesXml(*contentType)) return WireFormat::Xml;
     return WireFormat::Json;
 }
 
 std::string_view contentTypeOf(WireFormat format) noexcept
 {
-    return format == WireFormat::Xml ? "application/xml" : "application/json";
+    switch (format) {
+    case WireFormat::Xml: return "application/xml";
+    case WireFormat::VendorJson: return "application/vnd.openstack.compute+json";
+    case WireFormat::VendorXml: return "application/vnd.openstack.compute+xml";
+    case WireFormat::Json: break;
+    }
+    return "application/json";
 }
 
 namespace {
@@ -149,7 +290,7 @@ ParsedBody parseActionBody(std::string_view body, std::optional<std::string_view
 
 std::string renderConsoleUrl(WireFormat format, std::string_view type, std::string_view url)
 {
-    if (format == WireFormat::Xml)
+    if (isXml(format))
         return std::string(kXmlDeclaration) + "<console>" + xmlField("type", type) + xmlField("url", url) +
                "</console>";
     json j;
@@ -160,7 +301,7 @@ std::string renderConsoleUrl(WireFormat format, std::string_view type, std::stri
 std::string renderRemoteConsole(WireFormat format, std::string_view protocol, std::string_view type,
                                 std::string_view url)
 {
-    if (format == WireFormat::Xml)
+    if (isXml(format))
         return std::string(kXmlDeclaration) + "<remote_console>" + xmlField("protocol", protocol) +
                xmlField("type", type) + xmlField("url", url) + "</remote_console>";
     json j;
@@ -170,7 +311,7 @@ std::string renderRemoteConsole(WireFormat format, std::string_view protocol, st
 
 std::string renderConnectInfo(WireFormat format, const ConnectInfo& info)
 {
-    if (format == WireFormat::Xml)
+    if (isXml(format))
         return std::string(kXmlDeclaration) + "<console>" + xmlField("instance_uuid", info.instanceUuid) +
                xmlField("host", info.host) + xmlField("port", std::to_string(info.port)) +
                xmlField("internal_access_path", info.internalAccessPath) + "</console>";
@@ -199,7 +340,7 @@ std::string_view faultName(unsigned status) noexcept
 std::string renderFault(WireFormat format, unsigned status, std::string_view message)
 {
     const std::string name(faultName(status));
-    if (format == WireFormat::Xml)
+    if (isXml(format))
         return std::string(kXmlDeclaration) + "<" + name + " code=\"" + std::to_string(status) +
                "\" xmlns=\"http://docs.openstack.org/compute/api/v1.1\">" + xmlField("message", message) + "</" +
                name + ">";

@@ -22,7 +22,56 @@ TEST_CASE("Accept picks the answer format before the request's Content-Type", "[
     CHECK(responseFormat("application/json", "application/xml") == WireFormat::Json);
     CHECK(responseFormat("application/xml", "application/json") == WireFormat::Xml);
     CHECK(responseFormat("*/*", "text/xml; charset=utf-8") == WireFormat::Xml);
-    CHECK(responseFormat("application/xml, application/json", std::nullopt) == WireFormat::Xml);
+    CHECK(responseFormat("text/html", "application/xml") == WireFormat::Xml);
+}
+
+TEST_CASE("Accept q-values choose the format: highest wins, 0 excludes, ties as Nova", "[console][unit]")
+{
+    CHECK(responseFormat("application/json; q=0.3, application/xml; q=0.9", std::nullopt) == WireFormat::Xml);
+    CHECK(responseFormat("application/xml;q=0.1, application/json", std::nullopt) == WireFormat::Json);
+    CHECK(responseFormat("application/json;q=0, */*", std::nullopt) == WireFormat::VendorJson);
+    CHECK(responseFormat("application/json;q=0, application/vnd.openstack.compute+json;q=0, */*;q=0.5",
+                         std::nullopt) == WireFormat::Xml);
+    CHECK(responseFormat("application/*;q=0.2, application/xml", std::nullopt) == WireFormat::Xml);
+    SECTION("a tie goes to the request's own syntax, then to JSON (Nova's order)")
+    {
+        CHECK(responseFormat("application/xml, application/json", std::nullopt) == WireFormat::Json);
+        CHECK(responseFormat("application/xml, application/json", "application/xml") == WireFormat::Xml);
+        CHECK(responseFormat("application/json;q=0.5, application/xml;q=0.5", "text/xml") == WireFormat::Xml);
+    }
+    SECTION("nothing acceptable, or malformed ranges: the request's format")
+    {
+        CHECK(responseFormat("application/xml;q=0, application/json;q=0", "application/xml") == WireFormat::Xml);
+        CHECK(responseFormat("application/json;q=2, application/json;q=x, json", "application/xml") ==
+              WireFormat::Xml);
+        CHECK(responseFormat("", std::nullopt) == WireFormat::Json);
+    }
+    SECTION("q is the last parameter; media type parameters before it are ignored")
+    {
+        CHECK(responseFormat("application/vnd.openstack.compute+xml;version=2;q=0.8, application/json;q=0.7",
+                             std::nullopt) == WireFormat::VendorXml);
+        CHECK(responseFormat("APPLICATION/XML;Q=1.000, application/json;q=0.999", std::nullopt) == WireFormat::Xml);
+    }
+}
+
+TEST_CASE("Nova's vendor media types are accepted and answered under their own name", "[console][unit]")
+{
+    CHECK(responseFormat("application/vnd.openstack.compute+xml", std::nullopt) == WireFormat::VendorXml);
+    CHECK(responseFormat("application/vnd.openstack.compute+json", "application/xml") == WireFormat::VendorJson);
+    CHECK(responseFormat(std::nullopt, "application/vnd.openstack.compute+xml") == WireFormat::VendorXml);
+    CHECK(responseFormat("application/xml, application/vnd.openstack.compute+xml", std::nullopt) ==
+          WireFormat::Xml);
+    CHECK(contentTypeOf(WireFormat::VendorXml) == "application/vnd.openstack.compute+xml");
+    CHECK(contentTypeOf(WireFormat::VendorJson) == "application/vnd.openstack.compute+json");
+    CHECK(contentTypeOf(WireFormat::Xml) == "application/xml");
+    CHECK(ok(parseActionBody("<a/>", "application/vnd.openstack.compute+xml")).name == "a");
+    CHECK(ok(parseActionBody(R"({"a": null})", "Application/VND.openstack.compute+json; charset=UTF-8")).name ==
+          "a");
+    CHECK(refused(parseActionBody(R"({"a": null})", "application/json-patch+json")));
+    CHECK(refused(parseActionBody("<a/>", "application/xml-dtd")));
+    CHECK(renderConsoleUrl(WireFormat::VendorXml, "rdp-html5", "u") ==
+          renderConsoleUrl(WireFormat::Xml, "rdp-html5", "u"));
+    CHECK(renderFault(WireFormat::VendorJson, 404, "m") == renderFault(WireFormat::Json, 404, "m"));
 }
 
 TEST_CASE("JSON actions parse into a name and string fields", "[console][unit]")

@@ -15,15 +15,28 @@
 
 namespace xenrdp::xapi_rpc::console {
 
-enum class WireFormat { Json, Xml };
+/// The answer's syntax and the media type naming it: Nova spoke JSON and XML
+/// under their plain types and its own application/vnd.openstack.compute+json
+/// and +xml, and answered with the type the client asked for.
+enum class WireFormat { Json, Xml, VendorJson, VendorXml };
 
-/// The answer's format.  Accept wins when it names application/xml or
-/// application/json (the first one it names); otherwise a request
-/// Content-Type of application/xml or text/xml means XML; otherwise JSON.
+[[nodiscard]] constexpr bool isXml(WireFormat format) noexcept
+{
+    return format == WireFormat::Xml || format == WireFormat::VendorXml;
+}
+
+/// The answer's format.  From Accept, when it makes one of Nova's types (or
+/// text/xml) acceptable: the highest q wins, q=0 excludes, a type takes the
+/// q of the most specific range matching it (exact, type/*, */*); a tie
+/// goes to the request body's syntax, then to Nova's order (application/json,
+/// the vendor JSON type, application/xml, the vendor XML type).  Otherwise
+/// the request's Content-Type (one of those types, or text/xml); otherwise
+/// JSON.  Malformed ranges in Accept are ignored.
 [[nodiscard]] WireFormat responseFormat(std::optional<std::string_view> accept,
                                         std::optional<std::string_view> contentType) noexcept;
 
-/// "application/json" or "application/xml".
+/// The answer's Content-Type: "application/json", "application/xml" or the
+/// vendor type.
 [[nodiscard]] std::string_view contentTypeOf(WireFormat format) noexcept;
 
 /// One action: the single top-level key (JSON) or root element (XML), and
@@ -51,9 +64,11 @@ using ParsedBody = std::variant<ActionBody, BodyError>;
 /// child elements; only the five predefined entity references.  Namespace
 /// declarations (xmlns, xmlns:*) are accepted and ignored.
 [[nodiscard]] ParsedBody parseXmlAction(std::string_view body);
-/// Picks the parser from the request's Content-Type (json or xml); without
-/// one, a body whose first non-blank character is '<' is XML.  Any other
-/// Content-Type is a BodyError ("Unsupported Content-Type").
+/// Picks the parser from the request's Content-Type (application/json and
+/// Nova's vendor JSON type; application/xml, text/xml and the vendor XML
+/// type; parameters such as charset ignored); without one, a body whose
+/// first non-blank character is '<' is XML.  Any other Content-Type is a
+/// BodyError ("Unsupported Content-Type").
 [[nodiscard]] ParsedBody parseActionBody(std::string_view body,
                                          std::optional<std::string_view> contentType);
 
