@@ -8,11 +8,17 @@ key padded on the right and the others on the left to the longest key plus
 four, ": " and the value, and every record followed by two blank lines (the
 server prints record + "\\n", the xe client adds a newline).
 """
+import http.client
+import http.server
 import os
 import re
+import shutil
 import subprocess
+import tempfile
+import threading
 import unittest
 import warnings
+import xmlrpc.client
 
 import harness
 
@@ -22,6 +28,64 @@ GUEST_DOMID = 3
 OLD_AGENT_DOMID = 4
 NO_AGENT_DOMID = 5
 GUEST_IP = "192.0.2.10"
+
+
+class RecordingRelay:
+    """A plain HTTP relay between the CLI and the daemon that keeps every
+    request body it passes on: what the daemon received, byte for byte."""
+
+    def __init__(self, daemon_port):
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                bodies.append(body)
+                upstream = http.client.HTTPConnection("127.0.0.1", daemon_port, timeout=30)
+                try:
+                    upstream.request("POST", self.path, body=body,
+                                     headers={"Content-Type": self.headers.get("Content-Type", "text/xml")})
+                    resp = upstream.getresponse()
+                    answer = resp.read()
+                finally:
+                    upstream.close()
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.getheader("Content-Type", "text/xml"))
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def calls(self, method):
+        """The params of every call of `method` that went through."""
+        out = []
+        for body in self.bodies:
+            params, name = xmlrpc.client.loads(body)
+            if name == method:
+                out.append(params)
+        return out
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def make_cert(directory, name, san):
+    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName={san}", "-days", "1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 class XeCliTest(unittest.TestCase):
@@ -197,6 +261,41 @@ class XeCliTest(unittest.TestCase):
                                    f"stdout: {msg}\n"
                                    f"stderr: {msg}\n")
 
+    def test_call_plugin_args_reach_the_daemon_as_xe_sends_them(self):
+        # xe: every args:<key>=<value> is one entry of the (string -> string)
+        # map VM.call_plugin takes; args:<key>:file=<path> sends the file's content.
+        relay = RecordingRelay(self.daemon.port)
+        self.addCleanup(relay.close)
+        work = tempfile.mkdtemp(prefix="xenrdp-xe-args-")
+        self.addCleanup(shutil.rmtree, work, True)
+        note = os.path.join(work, "note.txt")
+        with open(note, "w") as f:
+            f.write("line 1\nline 2, with a comma\n")
+        uuid = self.uuid["win10-rdp"]
+        r = self.run_cli(["-s", "127.0.0.1", "-p", str(relay.port), "--nossl", "-u", "operator",
+                          "-pw", "operator-password", "vm-call-plugin", f"vm-uuid={uuid}",
+                          "plugin=guest-agent-operation", "fn=request-rdp-on", "args:reason=helpdesk ticket 42",
+                          "args:empty=", f"args:note:file={note}"])
+        self.assertEqual(self.ok(r), "\n", "the daemon answered Success with the plugin's empty result")
+        calls = relay.calls("VM.call_plugin")
+        self.assertEqual(len(calls), 1)
+        _session, vm_ref, plugin, fn, args = calls[0]
+        self.assertEqual((plugin, fn), ("guest-agent-operation", "request-rdp-on"))
+        self.assertTrue(vm_ref.startswith("OpaqueRef:"), vm_ref)
+        self.assertEqual(args, {"reason": "helpdesk ticket 42", "empty": "", "note": "line 1\nline 2, with a comma\n"})
+        # Without args the map is empty, not missing: VM.call_plugin always takes five parameters.
+        r = self.run_cli(["-s", "127.0.0.1", "-p", str(relay.port), "--nossl", "-u", "operator",
+                          "-pw", "operator-password", "vm-call-plugin", f"vm-uuid={uuid}",
+                          "plugin=guest-agent-operation", "fn=request-rdp-on"])
+        self.ok(r)
+        self.assertEqual(relay.calls("VM.call_plugin")[1][4], {})
+
+    def test_call_plugin_args_file_that_cannot_be_read_fails(self):
+        r = self.xe_tcp("vm-call-plugin", f"vm-uuid={self.uuid['win10-rdp']}", "plugin=guest-agent-operation",
+                        "fn=request-rdp-on", "args:note:file=/nonexistent/note.txt")
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("Failed to read args: /nonexistent/note.txt"), r.stderr)
+
     def test_read_only_user_is_denied_with_rbac_error(self):
         r = self.xe_tcp("vm-call-plugin", f"vm-uuid={self.uuid['win10-rdp']}", "plugin=guest-agent-operation",
                         "fn=request-rdp-on", user="reader", password="reader-password")
@@ -255,6 +354,65 @@ class XeCliTest(unittest.TestCase):
         out = self.ok(self.run_cli(["help"]))
         for cmd in ("vm-list", "vm-param-list", "vm-param-get", "vm-call-plugin"):
             self.assertRegex(out, rf"(?m)^  {re.escape(cmd)} ")
+
+
+class XeCliTlsTest(unittest.TestCase):
+    """-s over HTTPS to a daemon with a self-signed certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sandbox = harness.Sandbox()
+        cls.sandbox.add_domain(GUEST_DOMID, "win10-rdp")
+        cls.certdir = tempfile.mkdtemp(prefix="xenrdp-xe-tls-")
+        cls.cert, key = make_cert(cls.certdir, "dom0", "IP:127.0.0.1")
+        cls.other_cert, _ = make_cert(cls.certdir, "elsewhere", "DNS:elsewhere.example")
+        cls.port = harness.free_port()
+        cls.daemon = harness.Daemon(cls.sandbox, extra_args=["--tls-listen", f"127.0.0.1:{cls.port}",
+                                                             "--tls-cert", cls.cert, "--tls-key", key])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.close()
+        cls.sandbox.close()
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+
+    def xe(self, *args, env=None):
+        environ = {k: v for k, v in os.environ.items() if k != "XENRDP_CACERT"}
+        environ.update(env or {})
+        return subprocess.run([CLI, "-s", "127.0.0.1", "-p", str(self.port), "-u", "admin", "-pw",
+                               "admin-password", *args, "vm-list", "name-label=win10-rdp", "params=name-label",
+                               "--minimal"], capture_output=True, text=True, timeout=30, env=environ)
+
+    def test_an_unknown_certificate_is_refused_by_default(self):
+        r = self.xe()
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("Unable to contact server."), r.stderr)
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", r.stderr)
+
+    def test_cacert_trusts_the_hosts_certificate(self):
+        r = self.xe("--cacert", self.cert)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "win10-rdp\n", ""))
+        r = self.xe(env={"XENRDP_CACERT": self.cert})
+        self.assertEqual((r.returncode, r.stdout), (0, "win10-rdp\n"), r.stderr)
+
+    def test_cacert_trusts_only_what_it_names(self):
+        # Another self-signed certificate does not vouch for this server's.
+        r = self.xe("--cacert", self.other_cert)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", r.stderr)
+
+    def test_a_cacert_that_is_not_a_certificate_is_a_usage_error(self):
+        r = self.xe("--cacert", os.path.join(self.certdir, "missing.pem"))
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("Syntax error: cannot use CA file"), r.stderr)
+
+    def test_no_verify_does_what_xe_does(self):
+        r = self.xe("--no-verify")
+        self.assertEqual((r.returncode, r.stdout), (0, "win10-rdp\n"), r.stderr)
+
+    def test_nossl_still_means_plain_http(self):
+        r = self.xe("--nossl")
+        self.assertEqual(r.returncode, 1, "the TLS port does not speak plain HTTP")
 
 
 if __name__ == "__main__":
