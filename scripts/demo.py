@@ -7,6 +7,9 @@ A XenAPI client (Debian's python3-os-xenapi XenAPI.Session, the same library
 xe scripts and OpenStack use) lists them, turns RDP on where the agent can
 do it, watches the change arrive through event.from, and shows the errors
 the two others get.
+
+The binaries come from $XENRDP_BUILD_DIR (default: build/ of this tree), as
+in the client tests; tests/clients/test_demo.py runs this end to end.
 """
 import json
 import os
