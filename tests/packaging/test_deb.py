@@ -31,6 +31,10 @@ INSTALLED_FILES = [
     "/usr/share/doc/xenrdpd/copyright",
 ]
 ENABLED_LINK = "/etc/systemd/system/multi-user.target.wants/xenrdpd.service"
+# The CLI is offered as xe through update-alternatives, at a low priority.
+XE_LINK = "/usr/bin/xe"
+XE_MAN_LINK = "/usr/share/man/man1/xe.1.gz"
+XE_PRIORITY = "10"
 
 
 def package_status():
@@ -75,8 +79,10 @@ class DebPackageTest(unittest.TestCase):
     def purge(cls):
         r = run(["dpkg", "--purge", "xenrdpd"])
         assert r.returncode == 0, "dpkg --purge failed:\n" + r.stdout + r.stderr
-        left = [p for p in INSTALLED_FILES + [ENABLED_LINK, "/etc/xenrdpd"] if os.path.lexists(p)]
+        left = [p for p in INSTALLED_FILES + [ENABLED_LINK, "/etc/xenrdpd", XE_LINK, XE_MAN_LINK]
+                if os.path.lexists(p)]
         assert left == [], f"left behind after purge: {left}"
+        assert run(["update-alternatives", "--query", "xe"]).returncode != 0, "the xe alternative outlived the package"
         assert package_status() in ("", "unknown ok not-installed"), package_status()
 
     def test_files_are_installed(self):
@@ -88,6 +94,42 @@ class DebPackageTest(unittest.TestCase):
             pam = f.read()
         self.assertIn("@include common-auth", pam)
         self.assertIn("@include common-account", pam)
+
+    def test_the_cli_is_offered_as_xe_where_there_is_none(self):
+        self.assertEqual(os.readlink(XE_LINK), "/etc/alternatives/xe")
+        self.assertEqual(os.path.realpath(XE_LINK), "/usr/bin/xenrdp-xe")
+        self.assertEqual(os.path.realpath(XE_MAN_LINK), "/usr/share/man/man1/xenrdp-xe.1.gz")
+        query = run(["update-alternatives", "--query", "xe"]).stdout
+        self.assertRegex(query, r"(?m)^Status: auto$")
+        self.assertRegex(query, rf"(?m)^Alternative: /usr/bin/xenrdp-xe\nPriority: {XE_PRIORITY}$")
+        r = run(["xe", "help", "vm-call-plugin"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("vm-call-plugin", r.stdout)
+
+    def test_a_real_xe_is_left_alone(self):
+        # A dom0 with XenServer's own xe: the package's postinst, run as dpkg
+        # runs it, registers the alternative but does not replace the file.
+        postinst = "/var/lib/dpkg/info/xenrdpd.postinst"
+        self.assertEqual(run(["update-alternatives", "--remove", "xe", "/usr/bin/xenrdp-xe"]).returncode, 0)
+        self.assertFalse(os.path.lexists(XE_LINK))
+        real_xe = "#!/bin/sh\necho the real xe\n"
+        try:
+            with open(XE_LINK, "w") as f:
+                f.write(real_xe)
+            os.chmod(XE_LINK, 0o755)
+            r = run([postinst, "configure", self.version])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertFalse(os.path.islink(XE_LINK))
+            with open(XE_LINK) as f:
+                self.assertEqual(f.read(), real_xe)
+            self.assertEqual(run(["xe"]).stdout, "the real xe\n")
+        finally:
+            if not os.path.islink(XE_LINK) and os.path.exists(XE_LINK):
+                os.unlink(XE_LINK)
+        # Without it, the postinst offers the CLI as xe again.
+        r = run([postinst, "configure", self.version])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(os.path.realpath(XE_LINK), "/usr/bin/xenrdp-xe")
 
     def test_config_and_pam_files_are_conffiles(self):
         r = run(["dpkg-query", "-W", "-f=${Conffiles}", "xenrdpd"])

@@ -71,6 +71,9 @@ class RpmPackageTest(unittest.TestCase):
         self.assertTrue(any(re.fullmatch(r"/usr/share/licenses/xenrdpd(-[0-9.]+)?/LICENSE", f)
                             for f in files), files)
         self.assertIn("/usr/bin/xenrdp-xe", files)
+        # XenServer and XCP-ng dom0s have xapi's own xe: never shadow it.
+        self.assertNotIn("/usr/bin/xe", files)
+        self.assertNotIn("alternatives", self.query("--scripts"))
         for page in ("/usr/share/man/man8/xenrdpd.8", "/usr/share/man/man1/xenrdp-xe.1"):
             self.assertTrue(any(f.startswith(page) for f in files), files)
 
