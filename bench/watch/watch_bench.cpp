@@ -81,11 +81,10 @@ std::string tsPath(std::uint32_t domid)
 /// A plain libxenstore handle on the sandbox's socket.
 xs_handle* openHandle(const sandbox::XenstoredSandbox& sb)
 {
-    ::setenv("XENSTORED_PATH", sb.socketPath().c_str(), 1);
+    // The sandbox's constructor pointed $XENSTORED_PATH at it (see sandbox.hpp).
     xs_handle* h = xs_open(0);
-    ::unsetenv("XENSTORED_PATH");
     if (h == nullptr)
-        throw std::runtime_error("xs_open failed");
+        throw std::runtime_error("xs_open " + sb.socketPath() + " failed");
     return h;
 }
 

@@ -15,6 +15,7 @@
 #include <xapi_rpc/dispatch/wire_records.hpp>
 #include <xapi_rpc/transport/http_server.hpp>
 #include <xenstore/connection.hpp>
+#include <xenstore/xs_api.hpp>
 
 #include "guest_control.hpp"
 #include "host_identity.hpp"
@@ -209,6 +210,10 @@ bool ApplicationImpl::build()
     const auto& log = loggers_.daemon();
     addHostAndPool();
 
+    // libxenstore takes its socket from the environment.  Set it now, while
+    // the process has one thread: the Connection below starts the pool thread
+    // that opens handles, and the auth pools call into PAM (getenv) later.
+    xenstore::useXenstoreSocket(config_.xenstoreSocket);
     xenstore::ConnectionOptions xsOptions;
     xsOptions.socketPath = config_.xenstoreSocket;
     xsOptions.logger = loggers_.xenstore();

@@ -241,10 +241,13 @@ class Daemon:
 
     def close(self):
         self.kill(signal.SIGTERM)
-        # Under ASan/UBSan (build-asan) the daemon's reports, leaks found at
-        # exit included, land in its log: they fail the test that ran it.
+        # Under ASan/UBSan (build-asan) and TSan (build-tsan) the daemon's
+        # reports land in its log (its stderr): "ERROR: AddressSanitizer",
+        # "ERROR: LeakSanitizer" (leaks found at exit), "WARNING:
+        # ThreadSanitizer: data race", UBSan's "runtime error:".  Each fails
+        # the test that ran the daemon.
         report = [line for line in self.log().splitlines()
-                  if "Sanitizer" in line or "runtime error:" in line]
+                  if re.search(r"(Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error:", line)]
         shutil.rmtree(self.dir, ignore_errors=True)
         if report:
             raise AssertionError("sanitizer report from xenrdpd:\n" + "\n".join(report[:20]))

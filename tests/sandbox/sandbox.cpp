@@ -183,8 +183,10 @@ XenstoredSandbox::XenstoredSandbox(std::string dir, bool attachOnly)
         std::ifstream pidFile(dir_ + "/xenstored.pid");
         if (!(pidFile >> pid_))
             throw std::runtime_error("sandbox: no xenstored.pid in " + dir_);
+        pointEnvironment();
         return;
     }
+    pointEnvironment();
     spawn();
     // Dom0 as xen-init-dom0 lays it out.
     DomainSpec dom0{0, "Domain-0", "00000000-0000-0000-0000-000000000000", false};
@@ -280,18 +282,21 @@ void XenstoredSandbox::spawn()
         throw std::runtime_error("sandbox: xenstored did not start; see " + dir_ + "/xenstored.log");
 }
 
+void XenstoredSandbox::pointEnvironment() const
+{
+    ::setenv("XENSTORED_PATH", socketPath().c_str(), 1);
+}
+
 xs_handle* XenstoredSandbox::handle()
 {
     if (xs_ == nullptr) {
-        // xs_open() reads XENSTORED_PATH; point it at this instance only for the call.
-        const char* old = std::getenv("XENSTORED_PATH");
-        std::string saved = old != nullptr ? old : "";
-        ::setenv("XENSTORED_PATH", socketPath().c_str(), 1);
+        // xs_open() reads XENSTORED_PATH, which the constructor pointed here.
+        // Never edited later: other threads (the code under test) read it.
+        const char* current = std::getenv("XENSTORED_PATH");
+        if (current == nullptr || socketPath() != current)
+            throw std::runtime_error("sandbox: XENSTORED_PATH no longer names " + socketPath() +
+                                     " (one sandbox per process at a time)");
         xs_ = xs_open(0);
-        if (old != nullptr)
-            ::setenv("XENSTORED_PATH", saved.c_str(), 1);
-        else
-            ::unsetenv("XENSTORED_PATH");
         if (xs_ == nullptr)
             fail("xs_open " + socketPath());
     }

@@ -8,6 +8,12 @@
 /// It talks to xenstored with libxenstore directly, not through xenrdpd's own
 /// xenstore layer, so it never shares a bug with the code under test.
 /// Many sandboxes run side by side: each has its own directory and socket.
+///
+/// libxenstore takes its socket only from $XENSTORED_PATH, and editing the
+/// environment races with every thread that reads it.  So the constructor
+/// points $XENSTORED_PATH at this sandbox once, and nothing edits it later:
+/// construct the sandbox before any thread starts (before a Connection, a
+/// daemon part or a guest agent), and keep one sandbox per process at a time.
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -31,8 +37,10 @@ public:
     /// Starts xenstored in `dir` (created if missing; empty = a fresh temp
     /// dir, removed by the destructor).  Waits up to 10 s for its socket.
     /// Throws std::runtime_error on failure.
+    /// Sets $XENSTORED_PATH to its socket (see above): not thread-safe.
     explicit XenstoredSandbox(std::string dir = {});
-    /// Attaches to an instance already running in `dir` (CLI use); never stops it.
+    /// Attaches to an instance already running in `dir` (CLI use); never stops
+    /// it.  Sets $XENSTORED_PATH like the constructor.
     static XenstoredSandbox attach(const std::string& dir);
     XenstoredSandbox(XenstoredSandbox&&) noexcept;
     XenstoredSandbox(const XenstoredSandbox&) = delete;
@@ -82,6 +90,7 @@ public:
 private:
     XenstoredSandbox(std::string dir, bool attachOnly);
     void spawn();
+    void pointEnvironment() const;
     xs_handle* handle();
     void closeHandle() noexcept;
 

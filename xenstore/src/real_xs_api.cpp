@@ -8,7 +8,6 @@ extern "C" {
 
 #include <cerrno>
 #include <cstdlib>
-#include <mutex>
 #include <utility>
 
 namespace xenrdp::xenstore {
@@ -138,40 +137,23 @@ private:
     XsHandlePtr h_;
 };
 
-std::mutex& environmentMutex()
-{
-    // Guards our own edits of the process environment (see the header).
-    static std::mutex m;
-    return m;
-}
-
-xs_handle* openHandle(const std::string& socketPath, unsigned long flags)
-{
-    const char* current = std::getenv("XENSTORED_PATH");
-    if (socketPath.empty() || (current != nullptr && socketPath == current))
-        return xs_open(flags);
-
-    std::lock_guard lock(environmentMutex());
-    current = std::getenv("XENSTORED_PATH");
-    std::optional<std::string> saved;
-    if (current != nullptr)
-        saved = current;
-    ::setenv("XENSTORED_PATH", socketPath.c_str(), 1);
-    xs_handle* h = xs_open(flags);
-    int err = errno;
-    if (saved)
-        ::setenv("XENSTORED_PATH", saved->c_str(), 1);
-    else
-        ::unsetenv("XENSTORED_PATH");
-    errno = err;
-    return h;
-}
-
 }  // namespace
+
+void useXenstoreSocket(const std::string& socketPath)
+{
+    if (!socketPath.empty())
+        ::setenv("XENSTORED_PATH", socketPath.c_str(), 1);
+}
 
 std::unique_ptr<XsApi> openRealXsApi(const std::string& socketPath, bool unwatchFilter)
 {
-    XsHandlePtr h(openHandle(socketPath, unwatchFilter ? XS_UNWATCH_FILTER : 0UL));
+    // Only reads the environment: writers run before any thread exists.
+    const char* current = std::getenv("XENSTORED_PATH");
+    if (!socketPath.empty() && (current == nullptr || socketPath != current)) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    XsHandlePtr h(xs_open(unwatchFilter ? XS_UNWATCH_FILTER : 0UL));
     if (!h) {
         if (errno == 0)
             errno = ECONNREFUSED;

@@ -52,10 +52,8 @@ struct Fixture {
     /// `tune` adjusts the options before the connection starts.
     explicit Fixture(void (*tune)(ConnectionOptions&))
     {
-        // libxenstore reads the socket from the environment; set it once, so
-        // no thread has to edit the environment later (each test is its own
-        // process under ctest).
-        ::setenv("XENSTORED_PATH", sandbox.socketPath().c_str(), 1);
+        // The sandbox pointed $XENSTORED_PATH at its socket (libxenstore reads
+        // it there), before the Connection's pool thread exists.
         logger->set_level(spdlog::level::debug);
         ConnectionOptions opts;
         opts.socketPath = sandbox.socketPath();

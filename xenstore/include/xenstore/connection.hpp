@@ -48,7 +48,9 @@ class XsApi;
 
 struct ConnectionOptions {
     /// Socket of xenstored; empty means libxenstore's default ($XENSTORED_PATH,
-    /// else the system socket).
+    /// else the system socket).  Non-empty, it must already be in
+    /// $XENSTORED_PATH (useXenstoreSocket, before threads start): opening fails
+    /// with EINVAL otherwise.
     std::string socketPath;
     /// How often the liveness probe reads "/" on the watch handle.
     std::chrono::milliseconds livenessInterval{500};

@@ -48,16 +48,25 @@ public:
     virtual std::optional<bool> isDomainIntroduced(std::uint32_t domid) = 0;
 };
 
+/// Points libxenstore at `socketPath` for the rest of the process by setting
+/// $XENSTORED_PATH, the only way libxenstore takes a socket path (xs_open
+/// reads it).  Empty: no change (libxenstore's default, or a $XENSTORED_PATH
+/// the process was started with).
+///
+/// Not thread-safe: setenv races with getenv in every other thread, and
+/// libraries (libxenstore, PAM, the C library) call getenv at any time.  Call
+/// it while the process runs a single thread, before any Connection (whose
+/// pool thread opens handles) exists.  The daemon calls it once at startup.
+void useXenstoreSocket(const std::string& socketPath);
+
 /// Opens a real libxenstore handle.  `socketPath` empty means libxenstore's
 /// default ($XENSTORED_PATH, else the system socket).  `unwatchFilter` asks
 /// for XS_UNWATCH_FILTER (no stale events after unwatch).
 /// Returns nullptr with errno set on failure.
 ///
-/// libxenstore takes the socket only from $XENSTORED_PATH, so a non-empty
-/// `socketPath` that differs from the environment is set in the environment
-/// for the duration of xs_open (serialized by a mutex of this library) and
-/// restored afterwards.  The daemon passes an empty path; tests that open
-/// handles from several threads set $XENSTORED_PATH once instead.
+/// Never edits the environment, so it may run on any thread.  A non-empty
+/// `socketPath` must be the one $XENSTORED_PATH names (see useXenstoreSocket);
+/// any other fails with EINVAL instead of silently opening another socket.
 /// Blocking (connects to xenstored): call off the io thread.
 std::unique_ptr<XsApi> openRealXsApi(const std::string& socketPath, bool unwatchFilter);
 
