@@ -11,7 +11,8 @@
 - The Unix socket's mode follows --unix-socket-mode (default 0660), owner root.
 - No client-supplied ref, uuid, plugin or fn writes anywhere in xenstore but
   /local/domain/<domid>/control/ts of a running guest (whole store diffed).
-- Passwords, session refs and console tokens never reach the log.
+- Passwords, session refs and console tokens never reach the log, and
+  client-supplied user names are escaped and bounded there.
 """
 import http.client
 import json
@@ -271,6 +272,37 @@ class SecurityTest(unittest.TestCase):
         changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
         self.assertEqual(changed, {f"/local/domain/{GUEST_DOMID}/control/ts"})
         self.assertEqual(after[f"/local/domain/{GUEST_DOMID}/control/ts"], '"1"')
+
+    def test_client_supplied_user_names_cannot_forge_log_lines(self):
+        import base64
+        # journald reads "<3>" at a line's start as priority "err".
+        rpc_name = "evil\n<3>FAKE-RPC-LINE user=root"
+        self.assertEqual(error_code(self.proxy.session.login_with_password(rpc_name, "x")),
+                         "SESSION_AUTHENTICATION_FAILED")
+        conn = http.client.HTTPConnection("127.0.0.1", self.daemon.port, timeout=10)
+        conn.request("POST", f"/servers/{self.guest_uuid}/action",
+                     body=json.dumps({"os-getRDPConsole": {"type": "rdp-html5"}}), headers={
+                         "Content-Type": "application/json",
+                         "Authorization": "Basic " + base64.b64encode(
+                             b"evil\r\n<3>FAKE-CONSOLE-LINE:x").decode()})
+        self.assertEqual(conn.getresponse().status, 401)
+        conn.close()
+        long_name = "L" * 5000
+        self.assertEqual(error_code(self.proxy.session.login_with_password(long_name, "x")),
+                         "SESSION_AUTHENTICATION_FAILED")
+
+        rpc = self.daemon.wait_for_log(r"RPC_LOGIN_FAILED user=evil\\n<3>FAKE-RPC-LINE")
+        console = self.daemon.wait_for_log(r"CONSOLE_AUTH_FAILED .*FAKE-CONSOLE-LINE")
+        long = self.daemon.wait_for_log(r"RPC_LOGIN_FAILED user=L+")
+        self.assertIn(r"user=evil\n<3>FAKE-RPC-LINE\x20user=root peer=127.0.0.1", rpc)
+        self.assertIn(r"user=evil\r\n<3>FAKE-CONSOLE-LINE", console)
+        self.assertIn("user=" + "L" * 64 + "\u2026(+4936 bytes) ", long)
+        # Each name left exactly one line, and no line starts with what followed the newline.
+        lines = self.daemon.log().splitlines()
+        for needle in ("FAKE-RPC-LINE", "FAKE-CONSOLE-LINE"):
+            self.assertEqual(len([line for line in lines if needle in line]), 1, needle)
+        self.assertFalse([line for line in lines if line.startswith("<3>")])
+        self.assertNotIn("L" * 65, self.daemon.log())
 
     def test_passwords_session_refs_and_tokens_never_reach_the_log(self):
         sandbox = harness.Sandbox()

@@ -11,6 +11,7 @@
 #include <xapi_rpc/console/guest_address.hpp>
 #include <xapi_rpc/console/nova_body.hpp>
 #include <xapi_rpc/console/nova_route.hpp>
+#include <xapi_rpc/transport/log_text.hpp>
 
 namespace xenrdp::xapi_rpc::console {
 
@@ -184,7 +185,8 @@ void NovaConsoleHandler::handle(HttpRequest req, const transport::PeerInfo& peer
             Pending{std::move(req), std::move(*route), format, peer.address, std::move(respond)});
         authenticate(pending);
     } catch (const std::exception& e) {
-        if (log_) log_->error("CONSOLE_INTERNAL_ERROR error={}", e.what());
+        if (log_) log_->error("CONSOLE_INTERNAL_ERROR error={}",
+                                  transport::logText(e.what(), transport::kLogMessageMaxBytes));
         respond(fault(format, 500, "Unexpected API Error."));
     }
 }
@@ -219,13 +221,15 @@ void NovaConsoleHandler::authenticate(const std::shared_ptr<Pending>& pending)
             try {
                 if (!result.ok) {
                     if (self->log_)
-                        self->log_->warn("CONSOLE_AUTH_FAILED peer={} method=basic user={}", pending->peer, user);
+                        self->log_->warn("CONSOLE_AUTH_FAILED peer={} method=basic user={}", pending->peer,
+                                         transport::logText(user));
                     pending->respond(fault(pending->format, 401, "Authentication required"));
                     return;
                 }
                 self->proceed(*pending, Identity{user, result.role});
             } catch (const std::exception& e) {
-                if (self->log_) self->log_->error("CONSOLE_INTERNAL_ERROR error={}", e.what());
+                if (self->log_) self->log_->error("CONSOLE_INTERNAL_ERROR error={}",
+                                  transport::logText(e.what(), transport::kLogMessageMaxBytes));
                 pending->respond(fault(pending->format, 500, "Unexpected API Error."));
             }
         }));
@@ -327,7 +331,8 @@ void NovaConsoleHandler::issueUrl(Pending& pending, const Identity& who, bool re
     const std::string token = tokens_.issue(TokenTarget{*vmRef, vm->uuid, vm->domid, *address, options_.rdpPort});
     const std::string url = options_.proxyBaseUrl + "?token=" + token;
     if (log_)
-        log_->info("CONSOLE_URL_ISSUED vm={} user={} peer={} token_sha256={} ttl_ms={}", vm->uuid, who.user,
+        log_->info("CONSOLE_URL_ISSUED vm={} user={} peer={} token_sha256={} ttl_ms={}", vm->uuid,
+                   transport::logText(who.user),
                    pending.peer, hashPrefix(token), tokens_.ttl().count());
     HttpResponse r = answer(200, format,
                             remoteConsole ? renderRemoteConsole(format, "rdp", kConsoleType, url)
@@ -360,7 +365,8 @@ void NovaConsoleHandler::resolveToken(Pending& pending, const Identity& who)
         return;
     }
     if (log_)
-        log_->info("CONSOLE_TOKEN_RESOLVED vm={} user={} token_sha256={}", target->vmUuid, who.user,
+        log_->info("CONSOLE_TOKEN_RESOLVED vm={} user={} token_sha256={}", target->vmUuid,
+                   transport::logText(who.user),
                    hashPrefix(token));
     HttpResponse r = answer(200, format,
                             renderConnectInfo(format, ConnectInfo{target->vmUuid, target->host, target->port,

@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include <xapi_rpc/dispatch/wire_records.hpp>
+#include <xapi_rpc/transport/log_text.hpp>
 
 #include <utility>
 
@@ -86,7 +87,7 @@ void DispatcherImpl::registerCallPlugin()
         const std::int64_t domid = vm->domid;
         ++self->counters_.rdpRequests;
         self->log_->info("RPC_REQUEST_RDP vm={} domid={} enable={} user={}", vmRef, domid, enable,
-                         inv.session.user);
+                         transport::logText(inv.session.user));
         self->guest_.requestRdp(domid, enable, [reply = inv.reply](std::error_code ec) {
             try {
                 if (ec) {

@@ -13,6 +13,7 @@
 
 #include <xapi_rpc/auth/local_superuser.hpp>
 #include <xapi_rpc/dispatch/wire_records.hpp>
+#include <xapi_rpc/transport/log_text.hpp>
 
 namespace xenrdp::xapi_rpc::dispatch {
 
@@ -227,7 +228,7 @@ void DispatcherImpl::call(Call call, CallContext ctx, Dispatcher::Done done)
         reply(Outcome::failure(e.error));
     } catch (const std::exception& e) {
         log_->error("RPC_INTERNAL_ERROR method={} what={}", it == methods_.end() ? "?" : it->first,
-                    e.what());
+                    transport::logText(e.what(), transport::kLogMessageMaxBytes));
         reply(Outcome::failure({"INTERNAL_ERROR", e.what()}));
     } catch (...) {
         reply(Outcome::failure({"INTERNAL_ERROR", "unknown exception"}));
@@ -268,7 +269,8 @@ void DispatcherImpl::registerSystemAndSession()
                 wipe(password);
                 const Session& s = self->sessions_.create(user, *role, true, originator);
                 ++self->counters_.loginsSucceeded;
-                self->log_->info("RPC_LOGIN user={} peer={} local_superuser=1", user, inv.ctx.peerAddress);
+                self->log_->info("RPC_LOGIN user={} peer={} local_superuser=1", transport::logText(user),
+                                 inv.ctx.peerAddress);
                 inv.reply(Outcome::ok(Value(s.ref)));
                 return;
             }
@@ -283,7 +285,7 @@ void DispatcherImpl::registerSystemAndSession()
                     }
                     if (!result.ok) {
                         ++self->counters_.loginsFailed;
-                        self->log_->warn("RPC_LOGIN_FAILED user={} peer={}", user, peer);
+                        self->log_->warn("RPC_LOGIN_FAILED user={} peer={}", transport::logText(user), peer);
                         reply(Outcome::failure({"SESSION_AUTHENTICATION_FAILED", user, result.message}));
                         return;
                     }
@@ -293,7 +295,7 @@ void DispatcherImpl::registerSystemAndSession()
                     const bool superuser = result.role == auth::Role::PoolAdmin;
                     const Session& s = self->sessions_.create(user, result.role, superuser, originator);
                     ++self->counters_.loginsSucceeded;
-                    self->log_->info("RPC_LOGIN user={} peer={} role={}", user, peer,
+                    self->log_->info("RPC_LOGIN user={} peer={} role={}", transport::logText(user), peer,
                                      auth::roleName(result.role));
                     reply(Outcome::ok(Value(s.ref)));
                 } catch (const std::exception& e) {

@@ -14,6 +14,8 @@
 
 #include "server_core.hpp"
 
+#include <xapi_rpc/transport/log_text.hpp>
+
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -295,7 +297,8 @@ private:
       core_->handler().handle(std::move(req), peer_,
                               [slot](HttpResponse response) { slot->complete(std::move(response)); });
     } catch (const std::exception& e) {
-      if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what={}", peer_.address, e.what());
+      if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what={}", peer_.address,
+                                                   logText(e.what(), kLogMessageMaxBytes));
       slot->complete(plainResponse(500, "Internal Server Error"));
     } catch (...) {
       if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what=unknown", peer_.address);
