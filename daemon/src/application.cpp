@@ -53,6 +53,9 @@ namespace transport = xapi_rpc::transport;
 
 namespace {
 
+/// How long SIGTERM's drain gives a call beyond the failed-login delay.
+constexpr std::chrono::milliseconds kDrainMargin{5000};
+
 std::chrono::milliseconds millis(double seconds)
 {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
@@ -361,8 +364,11 @@ void ApplicationImpl::shutdown(const char* why)
     loggers_.daemon()->info("DAEMON_STOPPING signal={}", why);
     watchdog_.cancel();
     // Drain: stop accepting and let calls in progress be answered, then stop
-    // the engines and leave run().
-    server_->stop(std::chrono::seconds(5), [this] {
+    // the engines and leave run().  The bound outlasts the failed-login delay,
+    // so a refused login in flight still gets its answer, with kDrainMargin
+    // on top for the call's own work (a PAM check, a xenstore write).
+    const auto bound = throttle_->failureDelay() + kDrainMargin;
+    server_->stop(bound, [this] {
         console_->stop();
         watcher_->stop();
         xs_->stop();

@@ -5,8 +5,10 @@ event.from waiter sees each difference); the daemon killed with SIGKILL and
 restarted (state rebuilt from xenstore, XenAPI.Session logs in again on
 SESSION_INVALID); SIGTERM with an event.from long-poll in flight (the call
 is answered or cleanly closed, and the process exits 0 within the drain
-bound); an event.from client that disconnects mid-poll (its waiter goes at
-once, over TCP and the Unix socket).
+bound), and with a failed login in flight (answered after the full
+failed-login delay, which the drain bound outlasts); an event.from client
+that disconnects mid-poll (its waiter goes at once, over TCP and the Unix
+socket).
 """
 import http.client
 import signal
@@ -20,7 +22,20 @@ from os_xenapi.client import XenAPI
 
 import harness
 
-DRAIN_BOUND = 5.0  # ApplicationImpl::shutdown's server drain bound
+DRAIN_MARGIN = 5.0  # ApplicationImpl::shutdown drains for login-failure-delay + this
+
+
+def one_more_request_in_handler(daemon):
+    """A predicate for wait_until: true once the daemon's HTTP server has handed
+    one more request than now, the scrapes made here not counted, to its handler."""
+    before = metric(daemon, "xenrdpd_http_requests_total")  # counts this scrape too
+    scrapes = [0]
+
+    def handed_over():
+        scrapes[0] += 1
+        return metric(daemon, "xenrdpd_http_requests_total") >= before + scrapes[0] + 1
+
+    return handed_over
 
 
 def login(daemon):
@@ -203,14 +218,14 @@ class SigtermDrainTest(unittest.TestCase):
 
         start = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
-        rc = daemon.proc.wait(timeout=DRAIN_BOUND + 10)
+        rc = daemon.proc.wait(timeout=5 + DRAIN_MARGIN + 10)
         took = time.monotonic() - start
         t.join(timeout=10)
         self.assertFalse(t.is_alive(), "the long-poll was neither answered nor closed")
         self.assertEqual(rc, 0, daemon.log())
         # The long-poll is answered at once (Dispatcher::releaseWaiters), not
         # cut off when the drain bound expires.
-        self.assertLess(took, 2.0, f"exit took {took:.2f}s (drain bound {DRAIN_BOUND}s)")
+        self.assertLess(took, 2.0, f"exit took {took:.2f}s (drain bound {5 + DRAIN_MARGIN}s)")
         self.assertNotIn("unexpected", outcome, outcome)
         self.assertNotIn("closed", outcome, outcome)
         self.assertEqual(outcome["result"]["events"], [])
@@ -219,6 +234,50 @@ class SigtermDrainTest(unittest.TestCase):
         self.assertIn("DAEMON_STOPPING signal=SIGTERM", log)
         self.assertIn("DAEMON_STOPPED", log)
         print(f"SIGTERM to exit: {took:.2f}s; long-poll answered")
+
+
+    def test_sigterm_lets_a_failed_login_in_flight_get_its_answer(self):
+        # A delay above the drain bound of 5 s that the daemon used to have
+        # whatever the delay: a refused login was then cut off.
+        delay = 6.0
+        sandbox = harness.Sandbox()
+        self.addCleanup(sandbox.close)
+        daemon = harness.Daemon(sandbox, login_failure_delay=delay)
+        self.addCleanup(daemon.close)
+        outcome = {}
+
+        def failed_login():
+            proxy = xmlrpc.client.ServerProxy(daemon.url, allow_none=True)
+            started = time.monotonic()
+            try:
+                outcome["answer"] = proxy.session.login_with_password("admin", "wrong-password")
+            except Exception as e:  # a cut connection or anything else is a wrong answer
+                outcome["error"] = e
+            outcome["took"] = time.monotonic() - started
+
+        handed_over = one_more_request_in_handler(daemon)
+        t = threading.Thread(target=failed_login, daemon=True)
+        t.start()
+        harness.wait_until(handed_over, 10, "the failed login in the handler")
+
+        start = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        rc = daemon.proc.wait(timeout=delay + DRAIN_MARGIN + 10)
+        took = time.monotonic() - start
+        t.join(timeout=10)
+        self.assertFalse(t.is_alive(), "the failed login was neither answered nor closed")
+        self.assertEqual(rc, 0, daemon.log())
+        self.assertNotIn("error", outcome, outcome)
+        self.assertEqual(outcome["answer"]["Status"], "Failure", outcome)
+        self.assertEqual(outcome["answer"]["ErrorDescription"][0], "SESSION_AUTHENTICATION_FAILED")
+        # Answered after the whole delay, and the daemon left as soon as it was.
+        self.assertGreaterEqual(outcome["took"], delay * 0.95, outcome)
+        self.assertLess(took, delay + DRAIN_MARGIN, f"exit took {took:.2f}s")
+        log = daemon.log()
+        self.assertIn("DAEMON_STOPPING signal=SIGTERM", log)
+        self.assertIn("RPC_LOGIN_FAILED user=admin", log)
+        self.assertIn("DAEMON_STOPPED", log)
+        print(f"failed login answered after {outcome['took']:.2f}s; SIGTERM to exit {took:.2f}s")
 
 
 class VanishedClientTest(unittest.TestCase):
