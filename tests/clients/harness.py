@@ -69,6 +69,18 @@ def wait_until(predicate, timeout=10.0, what="condition"):
         delay = min(delay * 2, 0.1)
 
 
+def vm_names(url):
+    """Logs in to `url` as the harness's admin with Debian's XenAPI.Session,
+    lists the VMs' name labels and logs out: proof that a client is served."""
+    from os_xenapi.client import XenAPI
+    session = XenAPI.Session(url)
+    session.xenapi.login_with_password("admin", "admin-password")
+    try:
+        return [r["name_label"] for r in session.xenapi.VM.get_all_records().values()]
+    finally:
+        session.xenapi.session.logout()
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -2,10 +2,12 @@
 """Hostile HTTP against the real xenrdpd: every ServerLimit shows (413, 431,
 read timeout, idle timeout, 503 past --max-connections), malformed requests
 get 400 and a close, and 500 idle or trickling connections do not stop a new
-XenAPI client from being served.  Waits are socket timeouts used as
+XenAPI client from being served; a connection trickling header bytes is cut
+at the read timeout while a new client is served.  Waits are socket timeouts used as
 deadlines, never fixed sleeps.
 """
 import resource
+import select
 import socket
 import threading
 import time
@@ -77,11 +79,7 @@ class HttpLimitsTest(unittest.TestCase):
         cls.sandbox.close()
 
     def assert_daemon_serves(self):
-        session = XenAPI.Session(self.daemon.url)
-        session.xenapi.login_with_password("admin", "admin-password")
-        names = [r["name_label"] for r in session.xenapi.VM.get_all_records().values()]
-        session.xenapi.session.logout()
-        self.assertIn("win10-rdp", names)
+        self.assertIn("win10-rdp", harness.vm_names(self.daemon.url))
 
     def exchange(self, raw, deadline=5.0):
         with connect(self.daemon.port) as s:
@@ -123,6 +121,58 @@ class HttpLimitsTest(unittest.TestCase):
                 s.sendall(partial)
                 _, took = read_until_close(s, self.READ_TIMEOUT + 5)
             self.assertGreaterEqual(took, self.READ_TIMEOUT * 0.8, partial)
+
+    def test_trickled_headers_are_cut_at_the_read_timeout_while_a_new_client_is_served(self):
+        # One header byte every 50 ms: the connection is never quiet for long,
+        # but the request never ends.  The read timeout bounds the whole
+        # request from its first byte, so the daemon closes the connection,
+        # without an answer, once the timeout has passed.
+        read_timeout, pace = 2.0, 0.05
+        daemon = harness.Daemon(self.sandbox, extra_args=["--read-timeout", str(read_timeout)])
+        self.addCleanup(daemon.close)
+        s = connect(daemon.port)
+        self.addCleanup(s.close)
+        prefix = b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        result = {"sent": 0}
+        started = threading.Event()
+        stop = threading.Event()
+
+        def trickle():
+            start = time.monotonic()
+            while not stop.is_set():
+                byte = prefix[result["sent"]:result["sent"] + 1] or b"a"
+                try:
+                    s.send(byte)
+                except OSError:  # reset by the daemon's close: no answer came
+                    result["answer"] = b""
+                    break
+                result["sent"] += 1
+                started.set()
+                readable, _, _ = select.select([s], [], [], pace)
+                if readable:
+                    try:
+                        result["answer"] = s.recv(65536)
+                    except OSError:
+                        result["answer"] = b""
+                    break
+            result["closed_after"] = time.monotonic() - start
+
+        t = threading.Thread(target=trickle)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        self.assertTrue(started.wait(10), "the first byte was not sent")
+        # A new client is served while the trickle goes on.
+        self.assertIn("win10-rdp", harness.vm_names(daemon.url))
+        self.assertNotIn("closed_after", result, "the trickle ended before the new client was served")
+        t.join(read_timeout + 10)
+        self.assertFalse(t.is_alive(), "the trickling connection was never closed")
+        took = result["closed_after"]
+        self.assertEqual(result.get("answer"), b"", "closed without an answer")
+        self.assertGreaterEqual(took, read_timeout * 0.9, result)
+        self.assertLess(took, read_timeout + 2.0, result)
+        self.assertGreater(result["sent"], len(prefix), "the trickle reached the header's value")
+        print(f"trickle closed after {took:.2f}s (--read-timeout {read_timeout}), {result['sent']} bytes sent")
 
     def test_a_kept_alive_connection_idle_past_the_idle_timeout_is_closed(self):
         body = login_body()
@@ -204,10 +254,7 @@ class ConnectionFloodTest(unittest.TestCase):
         self.addCleanup(t.join)
         self.addCleanup(stop.set)
         start = time.monotonic()
-        session = XenAPI.Session(daemon.url)
-        session.xenapi.login_with_password("admin", "admin-password")
-        names = [r["name_label"] for r in session.xenapi.VM.get_all_records().values()]
-        session.xenapi.session.logout()
+        names = harness.vm_names(daemon.url)
         took = time.monotonic() - start
         self.assertIn("win10-rdp", names)
         self.assertLess(took, 3.0, f"a new client took {took:.2f}s with 500 hostile connections open")
