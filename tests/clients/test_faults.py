@@ -28,12 +28,12 @@ DRAIN_MARGIN = 5.0  # ApplicationImpl::shutdown drains for login-failure-delay +
 def one_more_request_in_handler(daemon):
     """A predicate for wait_until: true once the daemon's HTTP server has handed
     one more request than now, the scrapes made here not counted, to its handler."""
-    before = metric(daemon, "xenrdpd_http_requests_total")  # counts this scrape too
+    before = daemon.metric("xenrdpd_http_requests_total")  # counts this scrape too
     scrapes = [0]
 
     def handed_over():
         scrapes[0] += 1
-        return metric(daemon, "xenrdpd_http_requests_total") >= before + scrapes[0] + 1
+        return daemon.metric("xenrdpd_http_requests_total") >= before + scrapes[0] + 1
 
     return handed_over
 
