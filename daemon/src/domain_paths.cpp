@@ -207,4 +207,35 @@ std::string_view parentOf(std::string_view rel)
     return slash == std::string_view::npos ? std::string_view{} : rel.substr(0, slash);
 }
 
+bool covers(const ReadOp& outer, const ReadOp& inner)
+{
+    if (inner.rel == outer.rel)
+        return inner.depth <= outer.depth;
+    if (outer.depth == 0 || inner.rel.rfind(outer.rel + "/", 0) != 0)
+        return false;
+    const auto below = std::count(inner.rel.begin() + static_cast<std::ptrdiff_t>(outer.rel.size()),
+                                  inner.rel.end(), '/');
+    return below + inner.depth <= outer.depth;
+}
+
+std::vector<ReadOp> withoutCovered(std::vector<ReadOp> ops)
+{
+    // Decide for every op first: each is compared with all the others.
+    std::vector<bool> covered(ops.size(), false);
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        for (std::size_t j = 0; j < ops.size() && !covered[i]; ++j) {
+            if (j == i || !covers(ops[j], ops[i]))
+                continue;
+            // Of two ops covering each other (equal), the earlier one stays.
+            covered[i] = !covers(ops[i], ops[j]) || j < i;
+        }
+    }
+    std::vector<ReadOp> kept;
+    kept.reserve(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i)
+        if (!covered[i])
+            kept.push_back(std::move(ops[i]));
+    return kept;
+}
+
 }  // namespace xenrdp::daemon::detail

@@ -80,6 +80,14 @@ const std::vector<ReadOp>& extraReads();
 /// nullopt.
 std::optional<ReadOp> readForEvent(std::string_view rel);
 
+/// True if reading `outer` also reads everything `inner` asks for: `inner`
+/// lies at or below `outer` and its depth ends within outer's (a listing of
+/// attr at depth 4 covers attr/PVAddons at depth 3; equal ops cover each
+/// other).
+bool covers(const ReadOp& outer, const ReadOp& inner);
+/// `ops`, in order, without those another op of the list covers; of two
+/// equal ops the first stays.
+std::vector<ReadOp> withoutCovered(std::vector<ReadOp> ops);
 /// The watched base `rel` equals or lies below (its `rel`), if any.
 std::optional<std::string_view> watchedBaseOf(std::string_view rel);
 

@@ -114,6 +114,43 @@ public:
         batch_.results.push_back(std::move(result));
     }
 
+    /// Runs `ops`, one OpResult each, as run() would; but single-node reads
+    /// (depth 0) of three or more children of one directory are answered
+    /// from one listing of that directory first, so that the absent ones
+    /// cost nothing (most of the unwatched extras, data/os_* and friends,
+    /// are absent on most guests, and at thousands of domains each xenstored
+    /// request costs milliseconds).  A listing that fails for another reason
+    /// than absence falls back to reading each node.
+    void runAll(const std::vector<ReadOp>& ops)
+    {
+        std::map<std::string_view, std::size_t> siblings;
+        for (const ReadOp& op : ops)
+            if (op.depth == 0)
+                ++siblings[detail::parentOf(op.rel)];
+        std::map<std::string_view, std::set<std::string>> listed;
+        for (const auto& [parent, count] : siblings) {
+            if (count < 3 || parent.empty())
+                continue;
+            if (auto names = listing(std::string(parent)))
+                listed.emplace(parent, std::set<std::string>(names->begin(), names->end()));
+        }
+        for (const ReadOp& op : ops) {
+            auto dir = op.depth == 0 ? listed.find(detail::parentOf(op.rel)) : listed.end();
+            if (dir == listed.end()) {
+                run(op);
+                continue;
+            }
+            OpResult result;
+            result.op = op;
+            const std::string_view name = std::string_view(op.rel).substr(dir->first.size() + 1);
+            if (dir->second.count(std::string(name)) != 0) {
+                if (auto value = read(op.rel))
+                    addNode(result, op.rel, *value);
+            }
+            batch_.results.push_back(std::move(result));
+        }
+    }
+
     std::optional<std::string> read(const std::string& rel)
     {
         if (batch_.lost)
@@ -129,18 +166,33 @@ public:
     }
 
 private:
-    std::optional<std::vector<std::string>> directory(const std::string& rel)
+    /// The children of `rel`: empty if it does not exist; nullopt if the
+    /// listing failed (then the caller reads node by node).
+    std::optional<std::vector<std::string>> listing(const std::string& rel)
     {
-        if (batch_.lost)
+        bool failed = false;
+        auto names = directory(rel, &failed);
+        if (failed)
             return std::nullopt;
+        return names ? std::move(*names) : std::vector<std::string>{};
+    }
+
+    /// The children of `rel`, or nullopt if it does not exist or the request
+    /// failed (then `*failed`, if given, is set).
+    std::optional<std::vector<std::string>> directory(const std::string& rel,
+                                                      bool* failed = nullptr)
+    {
         std::error_code ec;
-        ++batch_.requests;
-        auto names = client_.directory(base_ + "/" + rel, ec);
-        if (ec) {
-            batch_.lost = client_.lost();
-            return std::nullopt;
+        std::optional<std::vector<std::string>> names;
+        if (!batch_.lost) {
+            ++batch_.requests;
+            names = client_.directory(base_ + "/" + rel, ec);
+            if (ec)
+                batch_.lost = client_.lost();
         }
-        return names;
+        if (failed != nullptr)
+            *failed = batch_.lost || static_cast<bool>(ec);
+        return ec ? std::nullopt : names;
     }
 
     void addNode(OpResult& result, const std::string& rel, const std::string& raw)
@@ -332,7 +384,7 @@ std::vector<ReadOp> fullTreeOps()
         ops.push_back(ReadOp{std::string(base.rel), base.depth});
     const auto& extras = detail::extraReads();
     ops.insert(ops.end(), extras.begin(), extras.end());
-    return ops;
+    return detail::withoutCovered(std::move(ops));
 }
 
 constexpr const char* kDom0Uuid = "00000000-0000-0000-0000-000000000000";
@@ -376,7 +428,19 @@ private:
         /// Watches (by index in watchedBases()) whose firing at registration
         /// has arrived.
         std::vector<bool> registrationSeen;
+        /// The watches were armed before the tree was first read, so their
+        /// firings at registration bring nothing new (see discover()).
+        bool watchedBeforeRead = false;
         std::bitset<static_cast<std::size_t>(WarnKind::Count)> warned;
+    };
+
+    /// The watches of a domain not known yet, set up by discover() before
+    /// its tree is read and handed to the Domain by attach().
+    struct Prewatch {
+        std::uint64_t epoch = 0;  ///< the epoch the Domain will have
+        std::vector<xenstore::Watch> watches;
+        std::vector<bool> registrationSeen;
+        bool changed = false;  ///< a real event came while discovering
     };
 
     void requestScan(unsigned flags);
@@ -384,7 +448,9 @@ private:
     void onScanned(unsigned flags, ScanResult& result);
     void discover(std::uint32_t domid);
     void onDiscovered(std::uint32_t domid, DiscoverResult& result);
-    void attach(std::uint32_t domid, const std::string& uuid, DiscoverResult& result);
+    void attach(std::uint32_t domid, const std::string& uuid, DiscoverResult& result,
+                std::optional<Prewatch> pre);
+    std::vector<xenstore::Watch> makeWatches(std::uint32_t domid, std::uint64_t epoch);
     void refresh(Domain& domain, DiscoverResult& result);
     void release(std::uint32_t domid);
     void onGuestEvent(std::uint32_t domid, std::uint64_t epoch, std::string_view path,
@@ -428,6 +494,7 @@ private:
     std::unordered_map<std::string, std::uint32_t> domidByUuid_;
     std::unordered_map<std::string, std::uint32_t> domidByVmRef_;
     std::set<std::uint32_t> discovering_;
+    std::unordered_map<std::uint32_t, Prewatch> prewatched_;  ///< domids in discovering_
     std::set<std::uint32_t> rediscover_;
     std::set<std::uint32_t> invalid_;  ///< ignored (bad uuid), warned once
     /// Old domains of VMs that run in a newer domain now (a reboot whose new
@@ -485,6 +552,7 @@ void DomainWatcherImpl::stop()
     domidByUuid_.clear();
     domidByVmRef_.clear();
     discovering_.clear();
+    prewatched_.clear();
     rediscover_.clear();
     watched_ = 0;
     onInitialScanDone_ = nullptr;
@@ -636,6 +704,18 @@ void DomainWatcherImpl::discover(std::uint32_t domid)
         return;
     }
     discovering_.insert(domid);
+    // A guest not known yet gets its watches now.  Their registrations reach
+    // the xenstore executor before the read below (it runs jobs in order),
+    // so the read sees everything up to the watches and the watches report
+    // everything after: their firings at registration need no re-read,
+    // which saves a listing of every watched subtree per guest at start-up.
+    if (domid != 0 && domains_.count(domid) == 0) {
+        Prewatch& pre = prewatched_[domid];
+        pre.epoch = nextEpoch_++;
+        pre.watches = makeWatches(domid, pre.epoch);
+        pre.registrationSeen.assign(detail::watchedBases().size(), false);
+        pre.changed = false;
+    }
     ++pendingJobs_;
     auto result = std::make_shared<DiscoverResult>();
     const metrics::GuestLimits limits = opts_.limits;
@@ -647,8 +727,7 @@ void DomainWatcherImpl::discover(std::uint32_t domid)
             if (!result->identity.present || domid == 0 || result->tree.lost)
                 return;
             Reader reader(client, domid, limits, result->tree);
-            for (const ReadOp& op : fullTreeOps())
-                reader.run(op);
+            reader.runAll(fullTreeOps());
         },
         [weak, domid, result] {
             if (auto self = weak.lock())
@@ -661,6 +740,12 @@ void DomainWatcherImpl::discover(std::uint32_t domid)
 void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result)
 {
     discovering_.erase(domid);
+    // Unless attach() takes them, the early watches go with this scope.
+    std::optional<Prewatch> pre;
+    if (auto it = prewatched_.find(domid); it != prewatched_.end()) {
+        pre = std::move(it->second);
+        prewatched_.erase(it);
+    }
     if (pendingJobs_ > 0)
         --pendingJobs_;
     if (!running_)
@@ -701,7 +786,7 @@ void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result
                 superseded_[other->second] = *uuid;
                 release(other->second);
             }
-            attach(domid, *uuid, result);
+            attach(domid, *uuid, result, std::move(pre));
         }
     }
     if (rediscover_.erase(domid) != 0)
@@ -710,12 +795,12 @@ void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result
 }
 
 void DomainWatcherImpl::attach(std::uint32_t domid, const std::string& uuid,
-                               DiscoverResult& result)
+                               DiscoverResult& result, std::optional<Prewatch> pre)
 {
     const Identity& id = result.identity;
     auto domain = std::make_unique<Domain>();
     domain->domid = domid;
-    domain->epoch = nextEpoch_++;
+    domain->epoch = pre ? pre->epoch : nextEpoch_++;
     domain->uuid = uuid;
     domain->control = domid == 0;
 
@@ -760,28 +845,55 @@ void DomainWatcherImpl::attach(std::uint32_t domid, const std::string& uuid,
         log_->info("DOMAIN_DISCOVERED domid={} uuid={} name='{}' vm={} gm={}", domid, uuid,
                    vm.nameLabel, domain->vmRef, domain->gmRef);
 
+    bool changedMeanwhile = false;
     if (!domain->control) {
-        // Each watch fires once at registration: that first firing re-lists
-        // its subtree, covering changes between our read and the watch.
-        const std::string base = detail::domainPath(domid);
-        const std::uint64_t epoch = domain->epoch;
-        const auto& bases = detail::watchedBases();
-        domain->registrationSeen.assign(bases.size(), false);
-        for (std::size_t i = 0; i < bases.size(); ++i) {
-            domain->watches.push_back(xs_.watch(
-                base + "/" + std::string(bases[i].rel),
-                [self = this, domid, epoch, i](std::string_view path) {
-                    // Watches die with the Domain, which dies before this.
-                    self->guarded("event", [self, domid, epoch, path, i] {
-                        self->onGuestEvent(domid, epoch, path, i);
-                    });
-                }));
+        if (pre) {
+            // Armed before the read (discover()).
+            domain->watches = std::move(pre->watches);
+            domain->registrationSeen = std::move(pre->registrationSeen);
+            domain->watchedBeforeRead = true;
+            changedMeanwhile = pre->changed;
+        } else {
+            // Armed only now (a domid that changed hands): each firing at
+            // registration re-lists its subtree, covering changes between
+            // the read and the watch.
+            domain->watches = makeWatches(domid, domain->epoch);
+            domain->registrationSeen.assign(detail::watchedBases().size(), false);
         }
         ++watched_;
     }
     domidByUuid_[uuid] = domid;
     domidByVmRef_[domain->vmRef] = domid;
+    Domain& attached = *domain;
     domains_[domid] = std::move(domain);
+    if (changedMeanwhile) {
+        // The guest wrote while its tree was being read: which of its writes
+        // the read saw is unknown, so read every watched subtree again.
+        for (const detail::WatchedBase& watched : detail::watchedBases())
+            markDirty(attached, ReadOp{std::string(watched.rel), watched.depth});
+        attached.extrasDirty = true;
+        pump(attached);
+    }
+}
+
+std::vector<xenstore::Watch> DomainWatcherImpl::makeWatches(std::uint32_t domid,
+                                                            std::uint64_t epoch)
+{
+    const std::string base = detail::domainPath(domid);
+    const auto& bases = detail::watchedBases();
+    std::vector<xenstore::Watch> watches;
+    watches.reserve(bases.size());
+    for (std::size_t i = 0; i < bases.size(); ++i) {
+        watches.push_back(xs_.watch(base + "/" + std::string(bases[i].rel),
+                                    [self = this, domid, epoch, i](std::string_view path) {
+                                        // Watches die with their Domain or Prewatch,
+                                        // which die before this.
+                                        self->guarded("event", [self, domid, epoch, path, i] {
+                                            self->onGuestEvent(domid, epoch, path, i);
+                                        });
+                                    }));
+    }
+    return watches;
 }
 
 void DomainWatcherImpl::refresh(Domain& domain, DiscoverResult& result)
@@ -837,9 +949,23 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
                                      std::string_view path, std::size_t watchIndex)
 {
     ++stats_.watchEvents;
-    Domain* domain = find(domid, epoch);
-    if (domain == nullptr || !running_)
+    if (!running_)
         return;
+    Domain* domain = find(domid, epoch);
+    if (domain == nullptr) {
+        // Still being discovered, with the watches armed before the read:
+        // only a real change (not the firing at registration, always a
+        // watch's first event) needs a re-read once the domain is attached.
+        auto pre = prewatched_.find(domid);
+        if (pre != prewatched_.end() && pre->second.epoch == epoch) {
+            std::vector<bool>& seen = pre->second.registrationSeen;
+            if (watchIndex < seen.size() && !seen[watchIndex])
+                seen[watchIndex] = true;
+            else
+                pre->second.changed = true;
+        }
+        return;
+    }
     // A watch's first event is its firing at registration (xenstored queues
     // it before the XS_WATCH reply).  It re-lists the watch's own subtree,
     // covering changes between discover()'s read and the watch, but does not
@@ -851,6 +977,8 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
         domain->registrationSeen[watchIndex] = true;
         registration = true;
     }
+    if (registration && domain->watchedBeforeRead)
+        return;  // the first read began after this watch was armed
     // Strict: the path must lie in this domain's own tree and in a watched
     // subtree; anything else is ignored, never followed.
     std::optional<DomainPath> parsed = detail::parseDomainPath(path);
@@ -937,6 +1065,7 @@ void DomainWatcherImpl::pump(Domain& domain)
     }
     if (ops.empty())
         return;
+    ops = detail::withoutCovered(std::move(ops));
     domain.extrasPassedOver = domain.extrasDirty;
     domain.jobPending = true;
     ++pendingJobs_;
@@ -948,8 +1077,7 @@ void DomainWatcherImpl::pump(Domain& domain)
     xs_.post(
         [batch, domid, limits, ops = std::move(ops)](xenstore::Client& client) {
             Reader reader(client, domid, limits, *batch);
-            for (const ReadOp& op : ops)
-                reader.run(op);
+            reader.runAll(ops);
         },
         [weak, batch, domid, epoch, extras] {
             if (auto self = weak.lock())

@@ -1,6 +1,10 @@
 // Domain lifecycle: discovery, release, reboot, the control domain.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
+#include "domain_paths.hpp"
 #include "engine_fixture.hpp"
 
 using namespace xenrdp;
@@ -267,4 +271,82 @@ TEST_CASE("A vm path that is not the uuid itself is resolved through /vm/<id>/uu
     const std::string lower = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     REQUIRE(engine.runUntil([&engine, lower] { return engine.gm(lower) != nullptr; }));
     CHECK(engine.vm(lower)->domid == 4);
+}
+
+TEST_CASE("Discovering quiet guests takes one read each and no follow-up read job",
+          "[engine][integration]")
+{
+    // Each guest's watches are armed before its tree is read, so their
+    // firings at registration (which Engine::start waits for) bring nothing
+    // the read has not seen: no re-listing job follows.
+    sandbox::XenstoredSandbox sb;
+    std::vector<sandbox::DomainSpec> specs;
+    for (std::uint32_t domid = 1; domid <= 20; ++domid)
+        specs.push_back(guest(domid, "quiet-" + std::to_string(domid)));
+    sb.addDomains(specs);
+    Engine engine(sb);
+    engine.start();
+
+    const daemon::DomainWatcherStats stats = engine.watcher->stats();
+    CHECK(engine.watcher->watchedDomains() == 20);
+    CHECK(stats.watchEvents >= 20 * daemon::detail::watchedBases().size());
+    CHECK(stats.readJobs == 0);
+}
+
+TEST_CASE("Writes made while a guest is being discovered all reach its record",
+          "[engine][integration]")
+{
+    // The guest's data/ts is rewritten as fast as xenstored takes it from
+    // before the engine starts until its initial scan is done.  Its attr/
+    // tree, read after data/ts, is large, so many writes fall between the
+    // read of data/ts and the guest's attach: their events arrive before
+    // the guest is known and must not be dropped.  Whichever side of the
+    // read the last write falls on, the record must end with its value.
+    // Several engines in a row, since where the last write lands varies.
+    sandbox::XenstoredSandbox sb;
+    const std::string uuid = sb.addDomain(guest(5, "busy"));
+    for (int i = 0; i < 100; ++i)
+        sb.write(dom(5, "attr/bulk/" + std::to_string(i)), std::to_string(i));
+
+    for (int round = 0; round < 8; ++round) {
+        CAPTURE(round);
+        Engine engine(sb);
+        std::atomic<bool> stop{false};
+        std::atomic<std::uint64_t> writes{0};
+        std::string last;  // the writer's until joined
+        std::thread writer([dir = sb.dir(), round, &stop, &writes, &last] {
+            auto own = sandbox::XenstoredSandbox::attach(dir);
+            for (std::uint64_t n = 0; !stop.load(); ++n) {
+                last = "r" + std::to_string(round) + "-" + std::to_string(n);
+                own.write(dom(5, "data/ts"), last);
+                writes.fetch_add(1);
+            }
+        });
+        struct JoinOnExit {
+            std::atomic<bool>& stop;
+            std::thread& thread;
+            ~JoinOnExit()
+            {
+                stop = true;
+                if (thread.joinable())
+                    thread.join();
+            }
+        } joinOnExit{stop, writer};
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        while (writes.load() == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        bool scanned = false;
+        engine.conn->start();
+        engine.watcher->start([&scanned, &stop] {
+            stop = true;  // the writer's last write ends as the initial scan does
+            scanned = true;
+        });
+        REQUIRE(engine.runUntil([&scanned] { return scanned; }));
+        writer.join();
+        REQUIRE(writes.load() > 0);
+        CHECK(engine.runUntil([&engine, &uuid, &last] {
+            return engine.other(uuid, "data-ts") == std::optional<std::string>(last);
+        }));
+        CHECK(engine.other(uuid, "data-ts") == std::optional<std::string>(last));
+    }
 }

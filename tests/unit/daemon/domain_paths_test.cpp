@@ -123,3 +123,35 @@ TEST_CASE("watchedBaseOf names the watched subtree a path lies in", "[daemon][un
     CHECK_FALSE(watchedBaseOf("drivers/0"));
     CHECK_FALSE(watchedBaseOf("controlx"));
 }
+
+TEST_CASE("covers: a listing covers the reads its depth reaches, and no more", "[daemon][unit]")
+{
+    CHECK(covers(ReadOp{"attr", 4}, ReadOp{"attr/PVAddons", 3}));
+    CHECK(covers(ReadOp{"attr", 4}, ReadOp{"attr/vif/0", 2}));
+    CHECK_FALSE(covers(ReadOp{"attr", 4}, ReadOp{"attr/vif/0", 3}));  // one level too deep
+    CHECK(covers(ReadOp{"control", 1}, ReadOp{"control/ts", 0}));
+    CHECK_FALSE(covers(ReadOp{"control", 0}, ReadOp{"control/ts", 0}));  // a node, not a listing
+    CHECK_FALSE(covers(ReadOp{"data/ts", 0}, ReadOp{"data/tsx", 0}));
+    CHECK_FALSE(covers(ReadOp{"data", 1}, ReadOp{"data-x/y", 0}));  // a prefix, not a parent
+    CHECK(covers(ReadOp{"data/ts", 0}, ReadOp{"data/ts", 0}));
+    CHECK(covers(ReadOp{"attr", 4}, ReadOp{"attr", 2}));
+    CHECK_FALSE(covers(ReadOp{"attr", 2}, ReadOp{"attr", 4}));
+}
+
+TEST_CASE("withoutCovered keeps the order and drops what another op reads", "[daemon][unit]")
+{
+    // The discovery list: the attr listing makes the extra attr/PVAddons
+    // listing redundant, wherever it comes in the list.
+    const std::vector<ReadOp> ops = {{"control", 1},      {"data/ts", 0},  {"attr", 4},
+                                     {"data/os_name", 0}, {"attr/PVAddons", 3}, {"drivers", 1}};
+    const std::vector<ReadOp> expected = {{"control", 1}, {"data/ts", 0}, {"attr", 4},
+                                          {"data/os_name", 0}, {"drivers", 1}};
+    CHECK(withoutCovered(ops) == expected);
+    std::vector<ReadOp> reversed(ops.rbegin(), ops.rend());
+    std::vector<ReadOp> expectedReversed(expected.rbegin(), expected.rend());
+    CHECK(withoutCovered(reversed) == expectedReversed);
+    // Of two equal ops the first stays; a deeper one replaces a shallower.
+    CHECK(withoutCovered({{"control", 1}, {"control", 1}}) == std::vector<ReadOp>{{"control", 1}});
+    CHECK(withoutCovered({{"attr", 2}, {"attr", 4}}) == std::vector<ReadOp>{{"attr", 4}});
+    CHECK(withoutCovered({}).empty());
+}
