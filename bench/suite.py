@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "common"))
 from xapi_client import JsonRpc  # noqa: E402
-from xs_wire import XsWire, introduce, layout_domain  # noqa: E402
+from xs_wire import XS_DIRECTORY, XS_WATCH, XsWire, introduce, layout_domain  # noqa: E402
 
 harness = None  # tests/clients/harness.py, imported once the build dir is known
 
@@ -81,7 +81,7 @@ def lay_out(sandbox, first, count):
     xs = XsWire(sandbox.socket)
     t0 = time.monotonic()
     for i, domid in enumerate(range(first, first + count), 1):
-        layout_domain(xs, domid, f"bench-{domid}", str(uuidlib.uuid4()), perms=False)
+        layout_domain(xs, domid, f"bench-{domid}", str(uuidlib.uuid4()), perms=False, agent=True)
         if i % 50 == 0:
             xs.flush()
     xs.flush()
@@ -94,6 +94,31 @@ def lay_out(sandbox, first, count):
     t2 = time.monotonic()
     xs.close()
     return t1 - t0, t2 - t1
+
+
+# Watches xenrdpd sets per guest (daemon/src/domain_paths.cpp watchedBases()).
+GUEST_WATCHES = 6
+
+
+def discovery_floor(sandbox, domains, sample=200):
+    """The least xenstored time a daemon needs to discover `domains` guests
+    on one connection: per guest one listing and GUEST_WATCHES watch
+    registrations, each a round trip.  (xenstored answers one request per
+    connection per pass of its main loop, which visits every introduced
+    domain, so pipelining on one connection does not help: docs/PERFORMANCE.md.)
+    Timed on `sample` guests spread over all of them, scaled to `domains`.
+    Returns (seconds, seconds per request)."""
+    xs = XsWire(sandbox.socket)
+    step = max(1, domains // sample)
+    picked = list(range(1, domains + 1, step))[:sample]
+    t0 = time.monotonic()
+    for d in picked:
+        xs.call(XS_DIRECTORY, f"/local/domain/{d}")
+        for i in range(GUEST_WATCHES):
+            xs.call(XS_WATCH, f"/local/domain/{d}/floor-{i}", f"floor-{d}-{i}")
+    per_guest = (time.monotonic() - t0) / len(picked)
+    xs.close()  # xenstored drops the connection's watches
+    return per_guest * domains, per_guest / (1 + GUEST_WATCHES)
 
 
 def metric(port, name):
@@ -127,7 +152,7 @@ def wait_settled(sandbox, daemon, domains, deadline):
         ticks = (cpu_ticks(daemon.proc.pid), cpu_ticks(xs_pid))
         still = still + 1 if ticks == last else 0
         last = ticks
-        if n >= 6 * domains and still >= 5:
+        if n >= GUEST_WATCHES * domains and still >= 5:
             return time.monotonic() - t0 - 0.5
         time.sleep(0.1)
     return None
@@ -501,8 +526,10 @@ def section_domains(opts, results):
                 probe.read(f"/local/domain/{1 + i % n}/name")
             write_rtt, read_rtt = (t1 - t0) / 20, (time.monotonic() - t1) / 20
             probe.close()
+            floor_s, floor_rtt = discovery_floor(sb, n)
             log(f"domains={n}: layout {layout_s:.1f}s introduce {intro_s:.1f}s, xenstored "
-                f"write {ms(write_rtt):.2f} ms read {ms(read_rtt):.2f} ms; starting xenrdpd")
+                f"write {ms(write_rtt):.2f} ms read {ms(read_rtt):.2f} ms, discovery floor "
+                f"{floor_s:.2f}s; starting xenrdpd")
             daemon, ready_s, found = start_daemon(sb, deadline=opts.start_deadline)
             # DAEMON_READY follows discovery; the watches' first firings (and
             # the re-reads they cause) come after it.  Wait for them to drain
@@ -512,7 +539,8 @@ def section_domains(opts, results):
                 settle_s = wait_settled(sb, daemon, n, opts.start_deadline)
             rss = vm_rss_kib(daemon.proc.pid)
             row = {"domains": n, "layout_s": layout_s, "introduce_s": intro_s,
-                   "write_rtt_ms": ms(write_rtt), "read_rtt_ms": ms(read_rtt), "ready_s": ready_s,
+                   "write_rtt_ms": ms(write_rtt), "read_rtt_ms": ms(read_rtt),
+                   "floor_s": floor_s, "floor_rtt_ms": ms(floor_rtt), "ready_s": ready_s,
                    "discovered": found, "settle_s": settle_s, "rss_kib": rss,
                    "load": load_average()}
             if ready_s is None or settle_s is None:
@@ -653,12 +681,16 @@ def render(results, opts, started_load, command):
                    "after the event).  ready = exec of xenrdpd -> DAEMON_READY with the domains "
                    "laid out beforehand (every domain discovered, its tree read, its watches "
                    "asked for); settled = from then until every watch has fired once and the "
-                   "daemon is idle; RSS = VmRSS once settled / after the run.")
+                   "daemon is idle; floor = the xenstored time one connection needs for a listing "
+                   f"and {GUEST_WATCHES} watch registrations per guest (timed with a wire client "
+                   "before xenrdpd starts: no daemon can discover in less); RSS = VmRSS once "
+                   "settled / after the run.  Guests are laid out as a current agent leaves them "
+                   "(bench/common/xs_wire.py AGENT_KEYS).")
         out.append("")
         out.append("| domains | layout s | introduce s | xs write ms | xs read ms | raw p50 | raw p99 | "
-                   "read p50 | event.from p50 | event.from p99 | p50 ratio | ready s | settled s | RSS MiB | "
-                   "RSS end MiB |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                   "read p50 | event.from p50 | event.from p99 | p50 ratio | floor s | ready s | settled s | "
+                   "RSS MiB | RSS end MiB |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in results["domains"]:
             ratio = f"{r['ev_p50'] / r['raw_p50']:.2f}" if "ev_p50" in r else ""
             ready = (f"{r['ready_s']:.2f}" if r["ready_s"] is not None else
@@ -669,7 +701,7 @@ def render(results, opts, started_load, command):
                        f"{r.get('raw_p50', float('nan')):.2f} | "
                        f"{r.get('raw_p99', float('nan')):.2f} | {r.get('read_p50', float('nan')):.2f} | "
                        f"{r.get('ev_p50', float('nan')):.2f} | {r.get('ev_p99', float('nan')):.2f} | "
-                       f"{ratio} | {ready} | "
+                       f"{ratio} | {r['floor_s']:.2f} | {ready} | "
                        f"{'' if r.get('settle_s') is None else format(r['settle_s'], '.2f')} | "
                        f"{r['rss_kib'] / 1024:.1f} | "
                        f"{r['rss_after_kib'] / 1024:.1f} |")

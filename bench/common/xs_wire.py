@@ -15,6 +15,7 @@ Replies on one connection come back in request order; watch events
 import socket
 import struct
 
+XS_DIRECTORY = 1
 XS_READ = 2
 XS_WATCH = 4
 XS_UNWATCH = 5
@@ -138,7 +139,23 @@ class XsWire:
         self.events.clear()
 
 
-def layout_domain(xs, domid, name, uuid, perms=True):
+# What a current Windows guest agent has written once it runs (RDP off): the
+# keys xenrdpd reads into VM_guest_metrics.
+AGENT_KEYS = (
+    ("control/feature-ts", "1"),
+    ("control/feature-ts2", "1"),
+    ("data/ts", "0"),
+    ("data/os_name", "Microsoft Windows Server 2019 Standard|C:\\Windows|\\Device\\Harddisk0\\Partition2"),
+    ("data/os_majorver", "10"),
+    ("data/os_minorver", "0"),
+    ("attr/PVAddons/MajorVersion", "9"),
+    ("attr/PVAddons/MinorVersion", "3"),
+    ("attr/PVAddons/MicroVersion", "1"),
+    ("attr/PVAddons/BuildVersion", "74"),
+)
+
+
+def layout_domain(xs, domid, name, uuid, perms=True, agent=False):
     """Queues (pipelined) what tests/sandbox's layoutDomain writes: the
     toolstack's keys for one HVM guest, with toolstack permissions.  Call
     xs.flush() afterwards.
@@ -168,6 +185,10 @@ def layout_domain(xs, domid, name, uuid, perms=True):
     xs.send(XS_WRITE, vm + "/uuid", raw_tail=uuid)
     xs.send(XS_WRITE, vm + "/name", raw_tail=name)
     xs.send(XS_WRITE, vm + "/image/ostype", raw_tail="hvm")
+    if agent:
+        for rel, value in AGENT_KEYS:
+            xs.send(XS_WRITE, f"{dom}/{rel}", raw_tail=value)
+        xs.send(XS_WRITE, f"{dom}/attr/vif/0/ipv4/0", raw_tail=f"10.{domid >> 16 & 255}.{domid >> 8 & 255}.{domid & 255}")
 
 
 def introduce(xs, domid):
