@@ -144,6 +144,7 @@ public:
         metrics::ObjectStore store;
         xenstore::ConnectionOptions copts;
         copts.socketPath = sb.socketPath();
+        copts.readers = daemon::kXenstoreReaders;  // as the daemon runs it
         xenstore::Connection conn(io.get_executor(), copts);
         daemon::DomainWatcher watcher(io.get_executor(), conn, store, {});
         bool scanned = false;

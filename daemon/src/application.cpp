@@ -220,6 +220,7 @@ bool ApplicationImpl::build()
     xenstore::ConnectionOptions xsOptions;
     xsOptions.socketPath = config_.xenstoreSocket;
     xsOptions.logger = loggers_.xenstore();
+    xsOptions.readers = kXenstoreReaders;
     xs_ = std::make_unique<xenstore::Connection>(io_.get_executor(), xsOptions);
 
     DomainWatcherOptions watcherOptions;

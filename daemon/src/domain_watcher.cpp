@@ -424,7 +424,8 @@ private:
         std::map<std::string, int> dirty;  ///< rel -> depth still to read
         bool extrasDirty = false;
         bool extrasPassedOver = false;  ///< the last job left due extras out
-        bool jobPending = false;
+        bool jobPending = false;     ///< a read job (pump or refresh) is in flight
+        bool refreshWanted = false;  ///< a full re-read waits for that job
         /// Watches (by index in watchedBases()) whose firing at registration
         /// has arrived.
         std::vector<bool> registrationSeen;
@@ -458,6 +459,9 @@ private:
     bool dirtyCovers(const Domain& domain, const std::string& rel) const;
     void markDirty(Domain& domain, const ReadOp& op);
     void pump(Domain& domain);
+    /// After a domain's read job: the refresh that waited for it, or the
+    /// next read its events asked for.
+    void afterJob(Domain& domain);
     void onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch, bool extras);
     void applyBatch(Domain& domain, ReadBatch& batch);
     void applyResult(Domain& domain, OpResult& result);
@@ -674,7 +678,8 @@ void DomainWatcherImpl::onScanned(unsigned flags, ScanResult& result)
                 it = present.count(it->first) == 0 ? superseded_.erase(it) : std::next(it);
         }
         for (std::uint32_t domid : present) {
-            const bool known = domains_.count(domid) != 0;
+            // One being discovered is not new: only a full scan reads it again.
+            const bool known = domains_.count(domid) != 0 || discovering_.count(domid) != 0;
             const bool full = (flags & kFull) != 0;
             const bool ignored = invalid_.count(domid) != 0 || superseded_.count(domid) != 0;
             if ((!known && !ignored) || full)
@@ -703,43 +708,69 @@ void DomainWatcherImpl::discover(std::uint32_t domid)
         rediscover_.insert(domid);
         return;
     }
-    discovering_.insert(domid);
-    // A guest not known yet gets its watches now.  Their registrations reach
-    // the xenstore executor before the read below (it runs jobs in order),
-    // so the read sees everything up to the watches and the watches report
-    // everything after: their firings at registration need no re-read,
-    // which saves a listing of every watched subtree per guest at start-up.
-    if (domid != 0 && domains_.count(domid) == 0) {
-        Prewatch& pre = prewatched_[domid];
-        pre.epoch = nextEpoch_++;
-        pre.watches = makeWatches(domid, pre.epoch);
-        pre.registrationSeen.assign(detail::watchedBases().size(), false);
-        pre.changed = false;
+    // One read job per known domain at a time: reads run side by side on
+    // the reader handles, and an older read finishing last would undo a
+    // newer one.  A refresh asked for meanwhile follows the job in flight.
+    Domain* known = nullptr;
+    if (auto it = domains_.find(domid); it != domains_.end()) {
+        known = it->second.get();
+        if (known->jobPending) {
+            known->refreshWanted = true;
+            return;
+        }
+        known->jobPending = true;
     }
+    discovering_.insert(domid);
     ++pendingJobs_;
     auto result = std::make_shared<DiscoverResult>();
     const metrics::GuestLimits limits = opts_.limits;
     std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
-    xs_.post(
-        [result, domid, limits](xenstore::Client& client) {
-            result->identity = readIdentity(client, domid, limits, result->tree);
-            // The control domain has no guest agent to follow.
-            if (!result->identity.present || domid == 0 || result->tree.lost)
-                return;
-            Reader reader(client, domid, limits, result->tree);
-            reader.runAll(fullTreeOps());
-        },
-        [weak, domid, result] {
-            if (auto self = weak.lock())
-                self->guarded("discover", [self = self.get(), domid, result] {
-                    self->onDiscovered(domid, *result);
-                });
-        });
+    auto job = [result, domid, limits](xenstore::Client& client) {
+        result->identity = readIdentity(client, domid, limits, result->tree);
+        // The control domain has no guest agent to follow.
+        if (!result->identity.present || domid == 0 || result->tree.lost)
+            return;
+        Reader reader(client, domid, limits, result->tree);
+        reader.runAll(fullTreeOps());
+    };
+    auto done = [weak, domid, result] {
+        if (auto self = weak.lock())
+            self->guarded("discover", [self = self.get(), domid, result] {
+                self->onDiscovered(domid, *result);
+            });
+    };
+    if (known != nullptr || domid == 0) {
+        xs_.postRead(std::move(job), std::move(done));
+        return;
+    }
+    // A guest not known yet gets its watches now, and its read starts once
+    // their registrations (queued on the ordered xenstore executor) are
+    // done: an empty job queued after them says when.  The read then sees
+    // everything up to the watches and the watches report everything
+    // after, so their firings at registration need no re-read, which saves
+    // a listing of every watched subtree per guest at start-up.
+    Prewatch& pre = prewatched_[domid];
+    pre.epoch = nextEpoch_++;
+    pre.watches = makeWatches(domid, pre.epoch);
+    pre.registrationSeen.assign(detail::watchedBases().size(), false);
+    pre.changed = false;
+    xs_.post([](xenstore::Client&) {},
+             [weak, job = std::move(job), done = std::move(done)]() mutable {
+                 if (auto self = weak.lock())
+                     self->xs_.postRead(std::move(job), std::move(done));
+             });
 }
 
 void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result)
 {
     discovering_.erase(domid);
+    // A known domain's read job is over (see discover()).  If the
+    // connection was lost, the reconnection's full rescan re-reads it.
+    if (auto it = domains_.find(domid); it != domains_.end()) {
+        it->second->jobPending = false;
+        if (result.tree.lost)
+            it->second->refreshWanted = false;
+    }
     // Unless attach() takes them, the early watches go with this scope.
     std::optional<Prewatch> pre;
     if (auto it = prewatched_.find(domid); it != prewatched_.end()) {
@@ -777,6 +808,7 @@ void DomainWatcherImpl::onDiscovered(std::uint32_t domid, DiscoverResult& result
             // its newer domain, which this one must not replace.
         } else if (known != domains_.end() && known->second->uuid == *uuid) {
             refresh(*known->second, result);
+            afterJob(*known->second);
         } else {
             if (known != domains_.end())
                 release(domid);  // the domid now belongs to another VM
@@ -1074,7 +1106,7 @@ void DomainWatcherImpl::pump(Domain& domain)
     const std::uint64_t epoch = domain.epoch;
     const metrics::GuestLimits limits = opts_.limits;
     std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
-    xs_.post(
+    xs_.postRead(
         [batch, domid, limits, ops = std::move(ops)](xenstore::Client& client) {
             Reader reader(client, domid, limits, *batch);
             reader.runAll(ops);
@@ -1104,11 +1136,22 @@ void DomainWatcherImpl::onReadDone(std::uint32_t domid, std::uint64_t epoch, Rea
         for (const OpResult& result : batch.results)
             domain->dirty.emplace(result.op.rel, result.op.depth);
         domain->extrasDirty = domain->extrasDirty || extras;
+        domain->refreshWanted = false;  // the reconnection's rescan does it
         return;
     }
     applyBatch(*domain, batch);
     publish(*domain, false);
-    pump(*domain);
+    afterJob(*domain);
+}
+
+void DomainWatcherImpl::afterJob(Domain& domain)
+{
+    if (domain.refreshWanted) {
+        domain.refreshWanted = false;
+        discover(domain.domid);
+        return;
+    }
+    pump(domain);
 }
 
 void DomainWatcherImpl::applyBatch(Domain& domain, ReadBatch& batch)

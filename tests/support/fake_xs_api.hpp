@@ -63,6 +63,13 @@ public:
         std::lock_guard lock(mutex_);
         down_ = false;
     }
+    /// While set, opening a handle fails with EMFILE; handles already open
+    /// keep working (a process out of file descriptors).
+    void refuseOpens(bool refuse)
+    {
+        std::lock_guard lock(mutex_);
+        refuseOpens_ = refuse;
+    }
     /// Fires every watch on `path` (e.g. "@releaseDomain").
     void fire(const std::string& path);
 
@@ -119,6 +126,7 @@ private:
     std::vector<WatchReg> watches_;
     std::uint64_t generation_ = 1;
     bool down_ = false;
+    bool refuseOpens_ = false;
     int failNext_ = 0;
     int conflicts_ = 0;
     int txnStarted_ = 0;
@@ -402,6 +410,10 @@ inline std::unique_ptr<FakeXsApi> FakeXsStore::open()
     std::lock_guard lock(mutex_);
     if (down_) {
         errno = ECONNREFUSED;
+        return nullptr;
+    }
+    if (refuseOpens_) {
+        errno = EMFILE;
         return nullptr;
     }
     ++opens_;

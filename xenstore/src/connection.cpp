@@ -47,6 +47,8 @@ public:
                 return openRealXsApi(path, unwatchFilter);
             };
         }
+        for (std::size_t i = 0; i < options_.readers; ++i)
+            readers_.push_back(std::make_unique<Reader>());
     }
 
     /// Second construction step: the dispatcher needs a weak_ptr to us.
@@ -75,6 +77,7 @@ public:
     {
         if (state_ == State::stopped)
             return;
+        stopReaders();
         state_ = State::stopped;
         connected_ = false;
         stopping_ = true;  // the pool skips whatever is still queued
@@ -105,6 +108,25 @@ public:
             return;
         }
         postJob(std::move(job), std::move(done));
+    }
+
+    void postRead(std::function<void(Client&)> job, std::function<void()> done)
+    {
+        if (readers_.empty() || state_ != State::connected) {
+            post(std::move(job), std::move(done));
+            return;
+        }
+        // The reader with the fewest jobs waiting: a slow job (a guest with
+        // a large tree) does not hold up the others'.
+        Reader* reader = readers_.front().get();
+        for (const auto& candidate : readers_)
+            if (candidate->queued.load() < reader->queued.load())
+                reader = candidate.get();
+        reader->queued.fetch_add(1);
+        asio::post(reader->pool, [self = shared_from_this(), reader, epoch = epoch_,
+                                  job = std::move(job), done = std::move(done)]() mutable {
+            self->runOnReader(*reader, epoch, std::move(job), std::move(done));
+        });
     }
 
     std::uint64_t watch(std::string path, WatchHandler handler)
@@ -160,6 +182,82 @@ private:
         std::string path;
         std::string token;
     };
+
+    /// An extra request handle and its thread (postRead()).
+    struct Reader {
+        asio::thread_pool pool{1};
+        std::atomic<std::size_t> queued{0};  ///< posted, not finished
+        Client client;                       ///< reader thread only
+        std::uint64_t epoch = 0;             ///< reader thread only: client's connection
+    };
+
+    /// Reader thread: runs `job` on the reader's handle, opened (again) for
+    /// the connection `epoch` if it is not open for it yet.
+    void runOnReader(Reader& reader, std::uint64_t epoch, std::function<void(Client&)> job,
+                     std::function<void()> done)
+    {
+        if (stopping_) {
+            reader.queued.fetch_sub(1);
+            return;
+        }
+        if (reader.epoch != epoch || !reader.client.hasHandle() || reader.client.lost()) {
+            reader.client = Client();
+            errno = 0;
+            std::unique_ptr<XsApi> api = options_.openApi(false);
+            if (!api) {
+                // Not now: the ordered pool runs it instead (and waits for
+                // the reconnection if xenstored is gone).
+                const std::error_code ec = errnoCode(errno != 0 ? errno : ECONNREFUSED);
+                reader.queued.fetch_sub(1);
+                asio::post(io_, [self = shared_from_this(), job = std::move(job),
+                                 done = std::move(done), ec]() mutable {
+                    if (self->state_ == State::stopped)
+                        return;
+                    self->log_->debug("XS_READER_OPEN_FAILED err={}", ec.message());
+                    self->post(std::move(job), std::move(done));
+                });
+                return;
+            }
+            reader.client = Client(std::move(api));
+            reader.epoch = epoch;
+        }
+        runJob(reader.client, epoch, "reader", job, std::move(done));
+        reader.queued.fetch_sub(1);
+    }
+
+    /// Pool or reader thread: runs `job` on `client`, logging what it throws;
+    /// then, on the io thread, starts the reconnection if `client` was found
+    /// lost (for the connection `epoch`) and calls `done`.
+    void runJob(Client& client, std::uint64_t epoch, const char* via,
+                const std::function<void(Client&)>& job, std::function<void()> done)
+    {
+        try {
+            job(client);
+        } catch (const std::exception& e) {
+            log_->error("XS_JOB_FAILED err={}", e.what());
+        } catch (...) {
+            log_->error("XS_JOB_FAILED err=unknown");
+        }
+        const bool lost = client.lost();
+        // Why post: `done` belongs to the io thread, like all our state.
+        asio::post(io_, [self = shared_from_this(), done = std::move(done), lost, epoch, via] {
+            if (self->state_ == State::stopped)
+                return;
+            if (lost)
+                self->onLost(epoch, XsErrc::notConnected, via);
+            self->invoke(done, "post done");
+        });
+    }
+
+    /// Io thread, from stop(): no reader job runs afterwards.
+    void stopReaders()
+    {
+        stopping_ = true;
+        for (const auto& reader : readers_)
+            reader->pool.join();
+        for (const auto& reader : readers_)
+            reader->client = Client();
+    }
 
     // ---- connecting (io thread unless noted) ----
 
@@ -350,23 +448,7 @@ private:
                            done = std::move(done)]() mutable {
             if (self->stopping_)
                 return;
-            try {
-                job(self->request_);
-            } catch (const std::exception& e) {
-                self->log_->error("XS_JOB_FAILED err={}", e.what());
-            } catch (...) {
-                self->log_->error("XS_JOB_FAILED err=unknown");
-            }
-            const bool lost = self->request_.lost();
-            const std::uint64_t epoch = self->poolEpoch_;
-            // Why post: `done` belongs to the io thread, like all our state.
-            asio::post(self->io_, [self, done = std::move(done), lost, epoch] {
-                if (self->state_ == State::stopped)
-                    return;
-                if (lost)
-                    self->onLost(epoch, XsErrc::notConnected, "request");
-                self->invoke(done, "post done");
-            });
+            self->runJob(self->request_, self->poolEpoch_, "request", job, std::move(done));
         });
     }
 
@@ -464,6 +546,10 @@ private:
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<bool> stopping_{false};
 
+    // Their threads are joined by stop(); each Reader is touched by its own
+    // thread and, for `queued`, by the io thread.
+    std::vector<std::unique_ptr<Reader>> readers_;
+
     // pool thread
     Client request_;
     Client watchHandle_;
@@ -554,6 +640,11 @@ std::uint64_t Connection::reconnectCount() const noexcept
 void Connection::post(std::function<void(Client&)> job, std::function<void()> done)
 {
     impl_->post(std::move(job), std::move(done));
+}
+
+void Connection::postRead(std::function<void(Client&)> job, std::function<void()> done)
+{
+    impl_->postRead(std::move(job), std::move(done));
 }
 
 Watch Connection::watch(std::string path, WatchHandler handler)

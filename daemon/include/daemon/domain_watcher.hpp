@@ -27,6 +27,12 @@ class Connection;
 
 namespace xenrdp::daemon {
 
+/// Reader handles to give the xenstore::Connection a DomainWatcher uses
+/// (ConnectionOptions::readers): its per-guest reads go through postRead(),
+/// and at 1,000 guests four readers start it 2.7x faster than none, eight
+/// hardly faster than four (docs/PERFORMANCE.md).
+inline constexpr std::size_t kXenstoreReaders = 4;
+
 struct DomainWatcherOptions {
     /// The host every running VM is resident on (VM.resident_on).
     std::string hostRef = metrics::kNullRef;
@@ -75,7 +81,10 @@ class DomainWatcherImpl;
 /// Ownership: references `xs` and `store`, which must outlive it.
 /// Threading: construct, call and destroy on the io executor `io`, the one
 /// that runs the Connection's handlers and owns the store.  All xenstore
-/// requests go through Connection::post; nothing here blocks.
+/// requests go through Connection::post (scans, and the empty job that tells
+/// when a new guest's watches are registered) and Connection::postRead (the
+/// reads of one guest, at most one job per guest at a time); nothing here
+/// blocks.
 /// Failure: no exception escapes a handler; xenstore errors are logged and
 /// the state is rebuilt on reconnection.  The constructor and start() throw
 /// only std::bad_alloc.

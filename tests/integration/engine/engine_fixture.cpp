@@ -32,6 +32,7 @@ Engine::Engine(sandbox::XenstoredSandbox& sb, daemon::DomainWatcherOptions opts)
     copts.livenessInterval = 100ms;
     copts.backoffInitial = 20ms;
     copts.backoffMax = 200ms;
+    copts.readers = daemon::kXenstoreReaders;  // as the daemon runs it
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*logText_);
     std::vector<spdlog::sink_ptr> sinks{sink};
     // XENRDP_TEST_LOG=1 also shows the log, for debugging a failure.

@@ -4,7 +4,8 @@
 /// Owns two libxenstore handles: a request handle used only on a private
 /// one-thread pool (the "xenstore executor": every request blocks), and a
 /// watch handle (XS_UNWATCH_FILTER) whose pipe fd is waited on from the io
-/// executor by a WatchDispatcher.  Only xs_check_watch runs on the io
+/// executor by a WatchDispatcher; plus, optionally, reader handles with a
+/// thread each for postRead() jobs.  Only xs_check_watch runs on the io
 /// thread; xs_watch / xs_unwatch and the liveness probe run on the pool.
 ///
 /// Loss of xenstored is detected by failing requests (isConnectionLoss()),
@@ -63,6 +64,13 @@ struct ConnectionOptions {
     /// down is a connect() on a local socket that fails at once, so two per
     /// second cost nothing worth saving by waiting longer.
     std::chrono::milliseconds backoffMax{500};
+    /// Extra request handles, each with a thread of its own, that run
+    /// postRead() jobs side by side.  xenstored answers one request per
+    /// connection per pass of its main loop, and a pass visits every
+    /// introduced domain, so with hundreds of domains several connections
+    /// multiply the request rate (docs/PERFORMANCE.md).  0: postRead() is
+    /// post().
+    std::size_t readers = 0;
     /// Log destination ("xenstore" module logger); null means no logging.
     std::shared_ptr<spdlog::logger> logger;
     /// Opens one handle (called on the xenstore pool).  Must return nullptr
@@ -120,6 +128,14 @@ public:
     /// still runs.  If the Client reports lost() after the job, reconnection
     /// starts.  After stop(), does nothing.
     void post(std::function<void(Client&)> job, std::function<void()> done = {});
+
+    /// Like post(), but `job` may run on any of the `readers` extra handles,
+    /// beside other jobs and in no set order with them: for independent
+    /// reads (use post() where order matters).  `done` runs on the io
+    /// executor.  Falls back to post() when there are no readers, while
+    /// disconnected, or when a reader cannot open its handle.  A reader
+    /// whose handle is lost starts the reconnection, as post() does.
+    void postRead(std::function<void(Client&)> job, std::function<void()> done = {});
 
     /// Registers a watch on `path` (a node or "@introduceDomain" /
     /// "@releaseDomain") with a fresh unique token.  The handler fires once
