@@ -203,10 +203,13 @@ MetricsSample MetricsEndpoint::sample() const
     for (auto state : {metrics::PowerState::Halted, metrics::PowerState::Paused, metrics::PowerState::Running,
                        metrics::PowerState::Suspended})
         s.vmsByPowerState[metrics::powerStateName(state)] = 0;
-    for (const auto& [ref, record] : sources_.store.all(metrics::ObjectClass::Vm)) {
-        if (const auto* vm = std::get_if<metrics::VmRecord>(record.get()))
-            ++s.vmsByPowerState[metrics::powerStateName(vm->powerState)];
-    }
+    // Visited, not copied: at 10,000 VMs a copy of every ref per scrape
+    // cost ~10 ms of the io thread.
+    sources_.store.forEach(metrics::ObjectClass::Vm,
+                           [&s](const std::string&, const metrics::Record& record) {
+                               if (const auto* vm = std::get_if<metrics::VmRecord>(&record))
+                                   ++s.vmsByPowerState[metrics::powerStateName(vm->powerState)];
+                           });
     if (consoleTokens_) {
         s.hasConsoleTokens = true;
         s.consoleTokens = consoleTokens_();

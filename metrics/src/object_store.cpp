@@ -194,6 +194,16 @@ std::vector<std::pair<std::string, std::shared_ptr<const Record>>> ObjectStore::
     return out;
 }
 
+void ObjectStore::forEach(
+    ObjectClass cls,
+    const std::function<void(const std::string& ref, const Record& record)>& fn) const {
+    for (const auto& [ref, entry] : objects_) {
+        if (entry.cls == cls) {
+            fn(ref, *entry.record);
+        }
+    }
+}
+
 std::size_t ObjectStore::count(ObjectClass cls) const noexcept {
     const std::size_t index = classIndex(cls);
     return index < counts_.size() ? counts_[index] : 0;

@@ -94,6 +94,11 @@ public:
     std::optional<std::string> findByUuid(ObjectClass cls, const std::string& uuid) const;
     /// Refs and records of one class, ordered by ref.
     std::vector<std::pair<std::string, std::shared_ptr<const Record>>> all(ObjectClass cls) const;
+    /// Calls `fn(ref, record)` for every object of one class, in no set
+    /// order, copying nothing (all() copies and sorts the refs).  `fn` must
+    /// not modify the store.
+    void forEach(ObjectClass cls,
+                 const std::function<void(const std::string& ref, const Record& record)>& fn) const;
     std::size_t count(ObjectClass cls) const noexcept;
     std::uint64_t generation() const noexcept { return generation_; }
 

@@ -595,3 +595,22 @@ TEST_CASE("With 10,000 objects, changesSince returns exactly the 100 changed aft
     CHECK(store.count(ObjectClass::Vm) == 10000 - removed.size());
     CHECK(store.findByUuid(ObjectClass::Vm, "u5000") == refs[5000]);
 }
+
+TEST_CASE("forEach visits every live object of one class, and only those", "[metrics][object_store]") {
+    ObjectStore store;
+    const std::string a = store.add(vm("11111111-1111-1111-1111-111111111111", "a"));
+    const std::string b = store.add(vm("22222222-2222-2222-2222-222222222222", "b"));
+    const std::string gone = store.add(vm("33333333-3333-3333-3333-333333333333", "gone"));
+    store.add(host("44444444-4444-4444-4444-444444444444"));
+    store.remove(gone);
+    std::set<std::string> seen;
+    store.forEach(ObjectClass::Vm, [&seen](const std::string& ref, const Record& record) {
+        const auto* r = std::get_if<VmRecord>(&record);
+        REQUIRE(r != nullptr);
+        seen.insert(ref + "=" + r->nameLabel);
+    });
+    CHECK(seen == std::set<std::string>{a + "=a", b + "=b"});
+    int guests = 0;
+    store.forEach(ObjectClass::GuestMetrics, [&guests](const std::string&, const Record&) { ++guests; });
+    CHECK(guests == 0);
+}
