@@ -389,6 +389,22 @@ std::vector<ReadOp> fullTreeOps()
 
 constexpr const char* kDom0Uuid = "00000000-0000-0000-0000-000000000000";
 
+/// A guest watch's domid, epoch and index in watchedBases(), in one word.
+struct WatchKey {
+    std::uint64_t bits = 0;
+
+    static WatchKey of(std::uint32_t domid, std::uint64_t epoch, std::size_t index)
+    {
+        // domid < kFirstReservedDomid (15 bits), index < 8, epoch < 2^46.
+        return WatchKey{(epoch << 18) | (static_cast<std::uint64_t>(domid) << 3) |
+                        static_cast<std::uint64_t>(index)};
+    }
+    std::uint32_t domid() const noexcept { return static_cast<std::uint32_t>((bits >> 3) & 0x7FFF); }
+    std::uint64_t epoch() const noexcept { return bits >> 18; }
+    std::size_t index() const noexcept { return static_cast<std::size_t>(bits & 7); }
+};
+static_assert(detail::kFirstReservedDomid <= 0x8000, "a domid fits in 15 bits");
+
 }  // namespace
 
 /// State and logic of the watcher; shared so that completions of jobs still
@@ -419,7 +435,6 @@ private:
         std::string gmRef = metrics::kNullRef;
         bool control = false;
         metrics::GuestTree tree;
-        metrics::GuestFields fields;  ///< what the record was last given
         std::vector<xenstore::Watch> watches;
         std::map<std::string, int> dirty;  ///< rel -> depth still to read
         bool extrasDirty = false;
@@ -470,7 +485,9 @@ private:
     void applyBatch(Domain& domain, ReadBatch& batch);
     void applyResult(Domain& domain, OpResult& result);
     void setKey(Domain& domain, const std::string& rel, std::string value);
-    void publish(Domain& domain, bool force);
+    /// Derives the guest's fields from its tree and updates its
+    /// guest-metrics record if they differ from the record's.
+    void publish(Domain& domain);
     void warnOnce(Domain& domain, WarnKind kind, std::string_view path);
     void maybeFinishInitialScan();
     Domain* find(std::uint32_t domid, std::uint64_t epoch);
@@ -906,12 +923,11 @@ void DomainWatcherImpl::attach(std::uint32_t domid, const std::string& uuid,
         if (vm.guestMetrics != metrics::kNullRef)
             store_.remove(vm.guestMetrics);
         applyBatch(*domain, result.tree);
-        domain->fields = metrics::deriveGuestFields(domain->tree, opts_.limits);
         metrics::GuestMetricsRecord gm;
         gm.uuid = metrics::randomUuid();
         gm.live = true;
         const auto now = std::chrono::system_clock::now();
-        metrics::applyGuestFields(gm, domain->fields, now);
+        metrics::applyGuestFields(gm, metrics::deriveGuestFields(domain->tree, opts_.limits), now);
         gm.lastUpdated = now;
         domain->gmRef = store_.add(metrics::Record{std::move(gm)});
         vm.guestMetrics = domain->gmRef;
@@ -965,12 +981,16 @@ std::vector<xenstore::Watch> DomainWatcherImpl::makeWatches(std::uint32_t domid,
     std::vector<xenstore::Watch> watches;
     watches.reserve(bases.size());
     for (std::size_t i = 0; i < bases.size(); ++i) {
+        // Two words, so that std::function keeps the handler in place: six
+        // watches a guest would otherwise allocate six times per guest.
+        const WatchKey key = WatchKey::of(domid, epoch, i);
         watches.push_back(xs_.watch(base + "/" + std::string(bases[i].rel),
-                                    [self = this, domid, epoch, i](std::string_view path) {
+                                    [self = this, key](std::string_view path) {
                                         // Watches die with their Domain or Prewatch,
                                         // which die before this.
-                                        self->guarded("event", [self, domid, epoch, path, i] {
-                                            self->onGuestEvent(domid, epoch, path, i);
+                                        self->guarded("event", [self, key, path] {
+                                            self->onGuestEvent(key.domid(), key.epoch(), path,
+                                                               key.index());
                                         });
                                     }));
     }
@@ -997,7 +1017,7 @@ void DomainWatcherImpl::refresh(Domain& domain, DiscoverResult& result)
     // The full read replaces the cached tree; only differences get published.
     domain.tree.clear();
     applyBatch(domain, result.tree);
-    publish(domain, true);
+    publish(domain);
 }
 
 void DomainWatcherImpl::release(std::uint32_t domid)
@@ -1189,7 +1209,7 @@ void DomainWatcherImpl::onReadDone(std::uint32_t domid, std::uint64_t epoch, Rea
         return;
     }
     applyBatch(*domain, batch);
-    publish(*domain, false);
+    publish(*domain);
     afterJob(*domain);
 }
 
@@ -1268,21 +1288,20 @@ void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::stri
     tree.emplace(rel, std::move(value));
 }
 
-void DomainWatcherImpl::publish(Domain& domain, bool force)
+void DomainWatcherImpl::publish(Domain& domain)
 {
-    metrics::GuestFields fields = metrics::deriveGuestFields(domain.tree, opts_.limits);
-    if (!force && fields == domain.fields)
-        return;
+    // The record itself is what the fields are compared with: keeping a copy
+    // of them per guest to skip this would cost ~1.5 KiB a guest.
     const auto* current = store_.getAs<metrics::GuestMetricsRecord>(domain.gmRef);
     if (current == nullptr)
         return;
     metrics::GuestMetricsRecord next = *current;
     // applyGuestFields moves last_updated only when a field changed.
-    if (metrics::applyGuestFields(next, fields, std::chrono::system_clock::now())) {
+    if (metrics::applyGuestFields(next, metrics::deriveGuestFields(domain.tree, opts_.limits),
+                                  std::chrono::system_clock::now())) {
         store_.update(domain.gmRef, metrics::Record{std::move(next)});
         ++stats_.recordUpdates;
     }
-    domain.fields = std::move(fields);
 }
 
 void DomainWatcherImpl::warnOnce(Domain& domain, WarnKind kind, std::string_view path)

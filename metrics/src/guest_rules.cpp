@@ -430,16 +430,16 @@ GuestFields deriveGuestFields(const GuestTree& tree, const GuestLimits& limits) 
     return fields;
 }
 
-bool applyGuestFields(GuestMetricsRecord& record, const GuestFields& fields, TimePoint now) {
+bool applyGuestFields(GuestMetricsRecord& record, GuestFields fields, TimePoint now) {
     GuestMetricsRecord next = record;
-    next.osVersion = fields.osVersion;
-    next.pvDriversVersion = fields.pvDriversVersion;
+    next.osVersion = std::move(fields.osVersion);
+    next.pvDriversVersion = std::move(fields.pvDriversVersion);
     next.pvDriversDetected = fields.pvDriversDetected;
     next.pvDriversUpToDate = fields.pvDriversDetected;
-    next.networks = fields.networks;
-    next.other = fields.other;
-    next.netbiosName = fields.netbiosName;
-    next.services = fields.services;
+    next.networks = std::move(fields.networks);
+    next.other = std::move(fields.other);
+    next.netbiosName = std::move(fields.netbiosName);
+    next.services = std::move(fields.services);
     next.canUseHotplugVbd = fields.canUseHotplugVbd;
     next.canUseHotplugVif = fields.canUseHotplugVif;
     // last_updated is not compared: as in xapi it moves iff a field moved.

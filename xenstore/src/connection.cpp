@@ -134,12 +134,11 @@ public:
         if (state_ == State::stopped)
             return 0;
         const std::uint64_t id = ++nextId_;
-        std::string token = "xenrdp-" + std::to_string(id);
-        dispatcher_->add(token, std::move(handler));
-        auto [it, inserted] = watches_.emplace(id, WatchEntry{std::move(path), std::move(token)});
+        dispatcher_->add(tokenOf(id), std::move(handler));
+        auto [it, inserted] = watches_.emplace(id, WatchEntry{std::move(path)});
         // While connecting, the reconnect snapshot registers it.
         if (state_ == State::connected)
-            postRegister(it->second.path, it->second.token);
+            postRegister(it->second.path, tokenOf(id));
         return id;
     }
 
@@ -150,16 +149,17 @@ public:
             return;
         // Unregister the token first: no callback from now on, even for an
         // event already queued.
-        dispatcher_->remove(it->second.token);
+        const std::string token = tokenOf(id);
+        dispatcher_->remove(token);
         WatchEntry entry = std::move(it->second);
         watches_.erase(it);
         if (state_ != State::connected)
             return;  // the next connection simply does not register it
-        asio::post(pool_, [self = shared_from_this(), entry = std::move(entry), epoch = epoch_] {
+        asio::post(pool_, [self = shared_from_this(), entry = std::move(entry), token, epoch = epoch_] {
             if (self->stopping_ || self->poolEpoch_ != epoch || !self->watchHandle_.hasHandle())
                 return;
             errno = 0;
-            if (self->watchHandle_.api().unwatch(entry.path, entry.token))
+            if (self->watchHandle_.api().unwatch(entry.path, token))
                 return;
             const std::error_code ec = errnoCode(errno != 0 ? errno : EIO);
             if (isConnectionLoss(ec))
@@ -178,10 +178,12 @@ public:
 private:
     enum class State { idle, connecting, connected, stopped };
 
+    /// A live watch; its token is tokenOf() its id.
     struct WatchEntry {
         std::string path;
-        std::string token;
     };
+
+    static std::string tokenOf(std::uint64_t id) { return "xenrdp-" + std::to_string(id); }
 
     /// An extra request handle and its thread (postRead()).
     struct Reader {
@@ -354,7 +356,7 @@ private:
         std::vector<std::pair<std::string, std::string>> all;
         all.reserve(watches_.size());
         for (const auto& [id, entry] : watches_)
-            all.emplace_back(entry.path, entry.token);
+            all.emplace_back(entry.path, tokenOf(id));
         asio::post(pool_, [self = shared_from_this(), all = std::move(all), epoch, attempt] {
             if (self->stopping_)
                 return;

@@ -25,8 +25,7 @@ public:
 
     void add(std::string token, WatchHandler handler)
     {
-        handlers_.insert_or_assign(std::move(token),
-                                   std::make_shared<WatchHandler>(std::move(handler)));
+        handlers_.insert_or_assign(std::move(token), std::move(handler));
     }
 
     bool remove(const std::string& token) { return handlers_.erase(token) > 0; }
@@ -122,11 +121,14 @@ private:
         auto it = handlers_.find(token);
         if (it == handlers_.end())
             return;  // removed while its event was queued, or not ours
-        // Keep the handler alive even if it removes its own watch.
-        std::shared_ptr<WatchHandler> handler = it->second;
+        // A copy, which outlives the entry if the handler removes its own
+        // watch.  (Copying beats keeping each handler in a shared_ptr: the
+        // small handlers of the daemon copy without allocating, and at tens
+        // of thousands of watches a separate allocation each costs memory.)
+        const WatchHandler handler = it->second;
         ++dispatched_;
         try {
-            (*handler)(std::string_view(path));
+            handler(std::string_view(path));
         } catch (const std::exception& e) {
             if (logger_)
                 logger_->error("XS_WATCH_HANDLER_FAILED path={} err={}", path, e.what());
@@ -154,7 +156,7 @@ private:
     asio::any_io_executor io_;
     LostHandler onLost_;
     std::shared_ptr<spdlog::logger> logger_;
-    std::unordered_map<std::string, std::shared_ptr<WatchHandler>> handlers_;
+    std::unordered_map<std::string, WatchHandler> handlers_;
     std::optional<asio::posix::stream_descriptor> sd_;
     XsApi* api_ = nullptr;
     std::uint64_t generation_ = 0;

@@ -68,9 +68,9 @@ struct GuestFields {
 /// Values are used as they are (the caller sanitizes).  Never throws except bad_alloc.
 GuestFields deriveGuestFields(const GuestTree& tree, const GuestLimits& limits = {});
 
-/// Copies `fields` into `record` (and PV_drivers_up_to_date, deprecated, from
+/// Moves `fields` into `record` (and PV_drivers_up_to_date, deprecated, from
 /// pvDriversDetected, as xapi sets it).  If anything differs, sets last_updated
 /// to `now` and returns true; otherwise leaves the record as it was.
-bool applyGuestFields(GuestMetricsRecord& record, const GuestFields& fields, TimePoint now);
+bool applyGuestFields(GuestMetricsRecord& record, GuestFields fields, TimePoint now);
 
 }  // namespace xenrdp::metrics

@@ -155,3 +155,9 @@ TEST_CASE("withoutCovered keeps the order and drops what another op reads", "[da
     CHECK(withoutCovered({{"attr", 2}, {"attr", 4}}) == std::vector<ReadOp>{{"attr", 4}});
     CHECK(withoutCovered({}).empty());
 }
+
+TEST_CASE("watchedBases fits the watch key's three bits of index", "[daemon][unit]")
+{
+    // DomainWatcher packs a guest watch's index in watchedBases() into 3 bits.
+    CHECK(watchedBases().size() <= 8);
+}
