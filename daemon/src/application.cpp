@@ -164,6 +164,7 @@ private:
     std::unique_ptr<dispatch::XapiHttpHandler> xapiHandler_;
     std::unique_ptr<MetricsEndpoint> metricsEndpoint_;  // null when metrics-endpoint = false
     std::unique_ptr<xapi_rpc::console::ConsoleService> console_;  // Nova RDP console API + console objects
+    HeapTrimmer heapTrimmer_{io_.get_executor(), std::chrono::seconds(1)};
     Router router_;
     std::unique_ptr<transport::HttpServer> server_;
 
@@ -261,6 +262,7 @@ bool ApplicationImpl::build()
                                                          loggers_.rpc());
     xapiHandler_ = std::make_unique<dispatch::XapiHttpHandler>(*dispatcher_);
     router_.setFallback(*xapiHandler_);
+    router_.setHeapTrimmer(heapTrimmer_);
     // GET /metrics (Prometheus); counts only, so no authentication (docs/METRICS.md).
     if (config_.metricsEndpoint) {
         metricsEndpoint_ = std::make_unique<MetricsEndpoint>(
