@@ -202,7 +202,8 @@ struct Frame {
     bool hasName = false;    // Member: <name> seen; MethodCall: <methodName> seen
     bool hasParams = false;  // MethodCall: <params> seen; Array: <data> seen
     std::string name;        // Member: its name
-    std::unordered_map<std::string, std::size_t> index;  // Struct: name -> position
+    // Struct: name -> position, once it has linearMemberSearch members.
+    std::unique_ptr<std::unordered_map<std::string, std::size_t>> index;
 };
 
 class CallBuilder {
@@ -387,9 +388,10 @@ private:
 
     void end() {
         if (!error_.empty() || frames_.empty()) return;
-        Frame frame = std::move(frames_.back());
-        frames_.pop_back();
-        Frame* parent = frames_.empty() ? nullptr : &frames_.back();
+        // The closed element is handled in place, then popped: no Frame moves.
+        const std::size_t at = frames_.size() - 1;
+        Frame& frame = frames_[at];
+        Frame* parent = at > 0 ? &frames_[at - 1] : nullptr;
         if (isScalar(frame.kind)) {
             if (!scalar(frame.kind, parent->value)) return;
         } else {
@@ -403,7 +405,7 @@ private:
                 break;
             case Kind::Value:
                 if (!frame.hasContent) frame.value = Value(std::move(text_));
-                deliver(*parent, std::move(frame.value));
+                deliver(at - 1, std::move(frame.value));
                 break;
             case Kind::Param:
                 if (!frame.hasContent) return fail("<param> without <value>");
@@ -428,20 +430,21 @@ private:
                 break;
             }
         }
+        frames_.pop_back();
         text_.clear();
     }
 
-    // A closed <value> goes to its <param>, <data> or <member>.
-    void deliver(Frame& parent, Value value) {
+    // A closed <value> goes to its <param>, <data> or <member>, the frame at
+    // `parentAt`.
+    void deliver(std::size_t parentAt, Value value) {
+        Frame& parent = frames_[parentAt];
         switch (parent.kind) {
         case Kind::Param:
             call_.params.push_back(std::move(value));
             break;
-        case Kind::Data: {  // the <array> frame holds the items
-            auto& items = std::get<Array>(frames_[frames_.size() - 2].value.storage());
-            items.push_back(std::move(value));
+        case Kind::Data:  // the <array> frame around it holds the items
+            std::get<Array>(frames_[parentAt - 1].value.storage()).push_back(std::move(value));
             break;
-        }
         case Kind::Member:
             parent.value = std::move(value);
             break;
@@ -461,12 +464,13 @@ private:
                 }
             }
         } else {
-            if (structFrame.index.empty()) {
+            if (!structFrame.index) {
+                structFrame.index = std::make_unique<std::unordered_map<std::string, std::size_t>>();
                 for (std::size_t i = 0; i < members.size(); ++i) {
-                    structFrame.index.emplace(members[i].first, i);
+                    structFrame.index->emplace(members[i].first, i);
                 }
             }
-            const auto [it, added] = structFrame.index.emplace(name, members.size());
+            const auto [it, added] = structFrame.index->emplace(name, members.size());
             if (!added) {
                 members[it->second].second = std::move(value);
                 return;
@@ -509,8 +513,16 @@ ParseResult<Call> parseCall(std::string_view body, const XmlLimits& limits) {
     }
     if (const char* why = notUtf8Text(body)) return ParseError{why};
 
-    ParserPtr parser(XML_ParserCreate(nullptr));
-    if (!parser) throw std::bad_alloc();
+    // One parser per thread, reset for each request: creating and freeing
+    // one costs about as much as parsing a small call.  Reset clears the
+    // handlers, the user data and the salt, so all are set again below.
+    thread_local ParserPtr parser;
+    if (!parser) {
+        parser.reset(XML_ParserCreate(nullptr));
+        if (!parser) throw std::bad_alloc();
+    } else if (XML_ParserReset(parser.get(), nullptr) != XML_TRUE) {
+        throw std::bad_alloc();
+    }
     XML_SetHashSalt(parser.get(), hashSalt());
     CallBuilder builder(parser.get(), limits.maxElementDepth);
     XML_SetUserData(parser.get(), &builder);
