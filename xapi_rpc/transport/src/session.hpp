@@ -203,11 +203,37 @@ private:
     parser_.emplace();
     parser_->body_limit(core_->limits().maxBodyBytes);
     parser_->header_limit(core_->limits().maxHeaderBytes);
+    // Most requests arrive whole in the first read: parse what is buffered
+    // here and dispatch at once, which spares the asynchronous reads (two
+    // trips through the io_context) and the request timer.
+    if (const auto ec = parseBuffered(); ec || parser_->is_done()) {
+      if (ec) {
+        onReadError(ec);
+      } else {
+        onRead(ec);
+      }
+      return;
+    }
     arm(requestTimeout());
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
                               self->onReadHeader(ec);
                             });
+  }
+
+  // Feeds the buffered bytes to the parser, as Beast's read operations do
+  // before they read from the socket. An error is one of the parser's own
+  // (limits, malformed HTTP); running out of bytes is not an error.
+  boost::system::error_code parseBuffered() {
+    parser_->eager(true);
+    boost::system::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) return {};
+      if (ec || used == 0) return ec;
+    }
+    return ec;
   }
 
   void onReadHeader(boost::system::error_code ec) {
