@@ -33,7 +33,6 @@
 #include <random>
 #include <string>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,9 +42,13 @@ namespace {
 
 /// Arrays and structs nested deeper than this are refused.
 constexpr std::size_t maxValueNesting = 64;
-/// A struct with more members than this gets a name index for the
-/// repeated-member rule, so a huge struct costs n, not n squared.
+/// Up to this many members, a struct's repeated names are merged as they
+/// come; a bigger one is merged once, by sorting, when it closes.  Sorting
+/// costs n log n whatever the names (a hash index could be flooded with
+/// names chosen to collide).
 constexpr std::size_t linearMemberSearch = 16;
+/// The per-thread parser is kept for bodies up to this size.
+constexpr std::size_t keepParserBelowBytes = 64 * 1024;
 
 struct ParserFree {
     void operator()(XML_Parser p) const noexcept { XML_ParserFree(p); }
@@ -55,9 +58,13 @@ using ParserPtr = std::unique_ptr<std::remove_pointer_t<XML_Parser>, ParserFree>
 // A random hash salt for expat's name tables, drawn once per process so
 // that no parse pays for a getrandom() call.
 unsigned long hashSalt() {
-    static const unsigned long salt = [] {
-        std::random_device device;
-        return (static_cast<unsigned long>(device()) << 32U) ^ device();
+    static const unsigned long salt = []() -> unsigned long {
+        try {
+            std::random_device device;
+            return (static_cast<unsigned long>(device()) << 32U) ^ device();
+        } catch (const std::exception&) {
+            return 0;  // expat then draws a salt of its own for each parser
+        }
     }();
     return salt;
 }
@@ -202,8 +209,7 @@ struct Frame {
     bool hasName = false;    // Member: <name> seen; MethodCall: <methodName> seen
     bool hasParams = false;  // MethodCall: <params> seen; Array: <data> seen
     std::string name;        // Member: its name
-    // Struct: name -> position, once it has linearMemberSearch members.
-    std::unique_ptr<std::unordered_map<std::string, std::size_t>> index;
+    bool unmerged = false;   // Struct: members appended without the repeated-name rule
 };
 
 class CallBuilder {
@@ -212,15 +218,21 @@ public:
         frames_.reserve(16);
     }
 
+    // No exception may unwind through expat's C frames: an allocation
+    // failure stops the parser and is rethrown once XML_Parse has returned.
     static void XMLCALL onStart(void* self, const XML_Char* name, const XML_Char** /*attrs*/) {
-        static_cast<CallBuilder*>(self)->start(name);
+        auto* builder = static_cast<CallBuilder*>(self);
+        builder->guarded([builder, name] { builder->start(name); });
     }
     static void XMLCALL onEnd(void* self, const XML_Char* /*name*/) {
-        static_cast<CallBuilder*>(self)->end();
+        auto* builder = static_cast<CallBuilder*>(self);
+        builder->guarded([builder] { builder->end(); });
     }
     static void XMLCALL onText(void* self, const XML_Char* text, int len) {
-        static_cast<CallBuilder*>(self)->characters(
-            std::string_view(text, static_cast<std::size_t>(len)));
+        auto* builder = static_cast<CallBuilder*>(self);
+        builder->guarded([builder, text, len] {
+            builder->characters(std::string_view(text, static_cast<std::size_t>(len)));
+        });
     }
     static void XMLCALL onDoctype(void* self, const XML_Char*, const XML_Char*, const XML_Char*,
                                   int) {
@@ -228,6 +240,7 @@ public:
     }
 
     const std::string& error() const { return error_; }
+    bool outOfMemory() const { return outOfMemory_; }
     bool complete() const { return complete_; }
     Call take() { return std::move(call_); }
 
@@ -237,6 +250,20 @@ public:
     }
 
 private:
+    template <class Fn>
+    void guarded(Fn&& fn) noexcept {
+        try {
+            fn();
+        } catch (...) {  // std::bad_alloc is all the handlers can throw
+            outOfMemory_ = true;
+            try {
+                fail("out of memory");
+            } catch (...) {
+                XML_StopParser(parser_, XML_FALSE);
+            }
+        }
+    }
+
     void start(std::string_view name) {
         if (!error_.empty()) return;
         if (frames_.size() + 1 > maxDepth_) return fail("XML nesting too deep");
@@ -309,6 +336,9 @@ private:
         case Kind::String: case Kind::Int: case Kind::I8: case Kind::Boolean: case Kind::Double:
         case Kind::DateTime: case Kind::Base64: case Kind::Name: case Kind::MethodName:
             text_.append(text);
+            return;
+        case Kind::Nil:
+            if (!allSpace(text)) fail("text in <nil/>");
             return;
         default:
             // Text between the structural elements is ignored, as xmlrpc-c
@@ -417,6 +447,7 @@ private:
                 break;
             case Kind::Struct:
                 --nesting_;
+                if (frame.unmerged) mergeRepeatedNames(std::get<Struct>(frame.value.storage()));
                 parent->value = std::move(frame.value);
                 break;
             case Kind::Name:
@@ -453,7 +484,8 @@ private:
         }
     }
 
-    // A repeated member name keeps its first position and takes the last value.
+    // A repeated member name keeps its first position and takes the last
+    // value: merged here for small structs, at the close for big ones.
     static void addMember(Frame& structFrame, std::string name, Value value) {
         auto& members = std::get<Struct>(structFrame.value.storage());
         if (members.size() < linearMemberSearch) {
@@ -464,19 +496,39 @@ private:
                 }
             }
         } else {
-            if (!structFrame.index) {
-                structFrame.index = std::make_unique<std::unordered_map<std::string, std::size_t>>();
-                for (std::size_t i = 0; i < members.size(); ++i) {
-                    structFrame.index->emplace(members[i].first, i);
-                }
-            }
-            const auto [it, added] = structFrame.index->emplace(name, members.size());
-            if (!added) {
-                members[it->second].second = std::move(value);
-                return;
-            }
+            structFrame.unmerged = true;
         }
         members.emplace_back(std::move(name), std::move(value));
+    }
+
+    // The repeated-name rule over a whole struct, in n log n.
+    static void mergeRepeatedNames(Struct& members) {
+        std::vector<std::size_t> order(members.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&members](std::size_t a, std::size_t b) {
+            return members[a].first < members[b].first;
+        });
+        std::vector<bool> dropped(members.size(), false);
+        for (std::size_t group = 0; group < order.size();) {
+            std::size_t next = group + 1;
+            const std::string& name = members[order[group]].first;
+            while (next < order.size() && members[order[next]].first == name) {
+                dropped[order[next]] = true;
+                ++next;
+            }
+            // Stable: order[group] is the first position, order[next - 1] the last value.
+            if (next - group > 1) {
+                members[order[group]].second = std::move(members[order[next - 1]].second);
+            }
+            group = next;
+        }
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            if (dropped[i]) continue;
+            if (kept != i) members[kept] = std::move(members[i]);
+            ++kept;
+        }
+        members.resize(kept);
     }
 
     XML_Parser parser_;
@@ -484,6 +536,7 @@ private:
     std::vector<Frame> frames_;
     std::string text_;  // character data of the innermost open element
     std::string error_;
+    bool outOfMemory_ = false;
     std::size_t nesting_ = 0;
     bool complete_ = false;
     Call call_;
@@ -524,6 +577,15 @@ ParseResult<Call> parseCall(std::string_view body, const XmlLimits& limits) {
         throw std::bad_alloc();
     }
     XML_SetHashSalt(parser.get(), hashSalt());
+    // Reset keeps expat's pools at the largest size seen; after a big body
+    // the parser is freed instead of kept.
+    struct ReleaseAfterBigBody {
+        ParserPtr& parser;
+        bool big;
+        ~ReleaseAfterBigBody() {
+            if (big) parser.reset();
+        }
+    } release{parser, body.size() > keepParserBelowBytes};
     CallBuilder builder(parser.get(), limits.maxElementDepth);
     XML_SetUserData(parser.get(), &builder);
     XML_SetElementHandler(parser.get(), &CallBuilder::onStart, &CallBuilder::onEnd);
@@ -532,6 +594,7 @@ ParseResult<Call> parseCall(std::string_view body, const XmlLimits& limits) {
 
     const auto status =
         XML_Parse(parser.get(), body.data(), static_cast<int>(body.size()), XML_TRUE);
+    if (builder.outOfMemory()) throw std::bad_alloc();
     if (!builder.error().empty()) {
         return ParseError{"malformed XML-RPC request: " + builder.error()};
     }

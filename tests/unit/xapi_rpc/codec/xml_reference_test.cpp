@@ -111,6 +111,21 @@ TEST_CASE("expat parser and xmlrpc-c agree on the fuzz corpus", "[xml][reference
     for (const std::string& body : bodies) checkAgree(body);
 }
 
+TEST_CASE("expat parser and xmlrpc-c agree on big structs with repeated names",
+          "[xml][reference]") {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 20; ++round) {
+        std::string body = "<methodCall><methodName>m</methodName><params><param><value><struct>";
+        const auto count = 10 + rng() % 200;
+        for (std::size_t i = 0; i < count; ++i) {
+            body += "<member><name>k" + std::to_string(rng() % 60) + "</name><value>" +
+                    std::to_string(i) + "</value></member>";
+        }
+        body += "</struct></value></param></params></methodCall>";
+        checkAgree(body);
+    }
+}
+
 TEST_CASE("expat parser and xmlrpc-c agree on the clients' requests", "[xml][reference]") {
     for (const std::string& body : clientRequests) {
         checkAgree(body);

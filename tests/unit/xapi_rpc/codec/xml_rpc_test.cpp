@@ -256,6 +256,21 @@ TEST_CASE("XML parser lets a repeated member name keep its place and take the la
     CHECK(v == xr::Value(xr::Struct{{"k", xr::Value("3")}, {"j", xr::Value("2")}}));
 }
 
+TEST_CASE("XML parser applies the repeated-member rule to big structs too", "[xml][types]") {
+    // Past 16 members the names are merged when the struct closes, by sorting.
+    std::string members;
+    xr::Struct expected;
+    for (int i = 0; i < 40; ++i) {
+        const std::string name = "m" + std::to_string(i % 25);  // 15 names come twice
+        members += "<member><name>" + name + "</name><value>" + std::to_string(i) + "</value></member>";
+        if (i < 25) expected.emplace_back(name, xr::Value(std::to_string(i)));
+        else expected[static_cast<std::size_t>(i % 25)].second = xr::Value(std::to_string(i));
+    }
+    members += "<member><name>m3</name><value>last</value></member>";
+    expected[3].second = xr::Value("last");
+    CHECK(parseParam("<value><struct>" + members + "</struct></value>") == xr::Value(expected));
+}
+
 TEST_CASE("XML parser accepts a methodCall without params", "[xml][types]") {
     xr::Call call = parseOk("<?xml version=\"1.0\"?><methodCall><methodName>x</methodName></methodCall>");
     CHECK(call.method == "x");
@@ -297,6 +312,11 @@ TEST_CASE("XML parser rejects unknown types and invalid scalar text", "[xml][bad
     CHECK_FALSE(xml::parseCall(callWithParam("<value><boolean>2</boolean></value>")).ok());
     CHECK_FALSE(xml::parseCall(callWithParam("<value><double>abc</double></value>")).ok());
     CHECK_FALSE(xml::parseCall(callWithParam("<value><dateTime.iso8601>yesterday</dateTime.iso8601></value>")).ok());
+}
+
+TEST_CASE("XML parser rejects text in nil", "[xml][bad]") {
+    CHECK(parseParam("<value><nil> </nil></value>") == xr::Value(xr::Nil{}));
+    CHECK_FALSE(xml::parseCall(callWithParam("<value><nil>x</nil></value>")).ok());
 }
 
 TEST_CASE("XML parser rejects an int beyond 32 bits", "[xml][bad]") {
