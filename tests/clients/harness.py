@@ -99,6 +99,16 @@ def make_users_file(path, users):
     os.chmod(path, 0o600)
 
 
+def make_cert(directory, name, cn="localhost", san=None):
+    """A self-signed RSA certificate and its key in `directory`, valid a day;
+    returns (cert path, key path)."""
+    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
+    extra = ["-addext", f"subjectAltName={san}"] if san else []
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                    *extra, "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
 class Sandbox:
     """A private xenstored with guests laid out as a toolstack does."""
 

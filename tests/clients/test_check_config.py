@@ -81,7 +81,7 @@ class CheckConfigTest(unittest.TestCase):
     def test_the_tls_key_must_belong_to_the_certificate(self):
         work = tempfile.mkdtemp(prefix="xenrdp-check-")
         self.addCleanup(shutil.rmtree, work, True)
-        pairs = [make_cert(work, name) for name in ("a", "b")]
+        pairs = [harness.make_cert(work, name) for name in ("a", "b")]
         (cert_a, key_a), (_, key_b) = pairs
         base = "tls-listen = 127.0.0.1:8443\n"
         r = check(base + f"tls-cert = {cert_a}\ntls-key = {key_a}\n")
@@ -96,13 +96,6 @@ class CheckConfigTest(unittest.TestCase):
         r = check(base + f"tls-cert = {cert_a}\ntls-key = {key_b}\n")
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertIn("not a usable certificate and key", r.stderr)
-
-
-def make_cert(directory, name):
-    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                    "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
-    return cert, key
 
 
 class ReloadValidationTest(unittest.TestCase):

@@ -5,10 +5,8 @@ Login, list VMs, read guest metrics, request-rdp-on and see data-ts become
 "1" once the simulated agent answers, over TCP and over the Unix socket;
 SESSION_INVALID after a daemon restart makes the client log in again.
 """
-import os
 import shutil
 import ssl
-import subprocess
 import tempfile
 import unittest
 import warnings
@@ -199,9 +197,7 @@ class TlsTest(unittest.TestCase):
         sandbox.add_domain(GUEST_DOMID, "win10-rdp")
         certdir = tempfile.mkdtemp(prefix="xenrdp-tls-")
         self.addCleanup(shutil.rmtree, certdir, True)
-        cert, key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        cert, key = harness.make_cert(certdir, "server")
         port = harness.free_port()
         daemon = harness.Daemon(sandbox, extra_args=["--tls-listen", f"127.0.0.1:{port}",
                                                      "--tls-cert", cert, "--tls-key", key])

@@ -21,7 +21,6 @@ import shutil
 import socket
 import ssl
 import stat
-import subprocess
 import tempfile
 import threading
 import time
@@ -166,9 +165,7 @@ class SecurityTest(unittest.TestCase):
         self.addCleanup(sandbox.close)
         certdir = tempfile.mkdtemp(prefix="xenrdp-tls-")
         self.addCleanup(shutil.rmtree, certdir, True)
-        cert, key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        cert, key = harness.make_cert(certdir, "server")
         port = harness.free_port()
         daemon = harness.Daemon(sandbox, extra_args=["--tls-listen", f"127.0.0.1:{port}",
                                                      "--tls-cert", cert, "--tls-key", key])

@@ -80,14 +80,6 @@ class RecordingRelay:
         self.thread.join()
 
 
-def make_cert(directory, name, san):
-    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                    "-addext", f"subjectAltName={san}", "-days", "1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 class XeCliTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -364,8 +356,9 @@ class XeCliTlsTest(unittest.TestCase):
         cls.sandbox = harness.Sandbox()
         cls.sandbox.add_domain(GUEST_DOMID, "win10-rdp")
         cls.certdir = tempfile.mkdtemp(prefix="xenrdp-xe-tls-")
-        cls.cert, key = make_cert(cls.certdir, "dom0", "IP:127.0.0.1")
-        cls.other_cert, _ = make_cert(cls.certdir, "elsewhere", "DNS:elsewhere.example")
+        cls.cert, key = harness.make_cert(cls.certdir, "dom0", cn="dom0", san="IP:127.0.0.1")
+        cls.other_cert, _ = harness.make_cert(cls.certdir, "elsewhere", cn="elsewhere",
+                                               san="DNS:elsewhere.example")
         cls.port = harness.free_port()
         cls.daemon = harness.Daemon(cls.sandbox, extra_args=["--tls-listen", f"127.0.0.1:{cls.port}",
                                                              "--tls-cert", cls.cert, "--tls-key", key])
