@@ -353,21 +353,17 @@ private:
         case Kind::String:
             out = Value(std::move(text_));
             return true;
-        case Kind::Int: {
-            std::int64_t i = 0;
-            if (!parseInteger(text_, std::numeric_limits<std::int32_t>::min(),
-                              std::numeric_limits<std::int32_t>::max(), i)) {
-                fail("<int> value is not a 32-bit integer");
-                return false;
-            }
-            out = Value(i);
-            return true;
-        }
+        case Kind::Int:
         case Kind::I8: {
+            const bool wide = kind == Kind::I8;
             std::int64_t i = 0;
-            if (!parseInteger(text_, std::numeric_limits<std::int64_t>::min(),
-                              std::numeric_limits<std::int64_t>::max(), i)) {
-                fail("<i8> value is not a 64-bit integer");
+            if (!parseInteger(text_, wide ? std::numeric_limits<std::int64_t>::min()
+                                          : std::numeric_limits<std::int32_t>::min(),
+                              wide ? std::numeric_limits<std::int64_t>::max()
+                                   : std::numeric_limits<std::int32_t>::max(),
+                              i)) {
+                fail(wide ? "<i8> value is not a 64-bit integer"
+                          : "<int> value is not a 32-bit integer");
                 return false;
             }
             out = Value(i);
