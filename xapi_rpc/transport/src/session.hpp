@@ -207,11 +207,7 @@ private:
     // here and dispatch at once, which spares the asynchronous reads (two
     // trips through the io_context) and the request timer.
     if (const auto ec = parseBuffered(); ec || parser_->is_done()) {
-      if (ec) {
-        onReadError(ec);
-      } else {
-        onRead(ec);
-      }
+      onRead(ec);  // an error goes on to onReadError
       return;
     }
     arm(requestTimeout());
