@@ -53,18 +53,6 @@ std::optional<WireFormat> formatOfContentType(std::string_view contentType)
     return std::nullopt;
 }
 
-bool namesXml(std::string_view mediaType)
-{
-    const auto f = formatOfContentType(mediaType);
-    return f && isXml(*f);
-}
-
-bool namesJson(std::string_view mediaType)
-{
-    const auto f = formatOfContentType(mediaType);
-    return f && !isXml(*f);
-}
-
 /// One media range of an Accept header: "type/subtype" (either may be "*")
 /// and its quality in thousandths.
 struct AcceptRange {
@@ -170,8 +158,7 @@ WireFormat responseFormat(std::optional<std::string_view> accept,
 {
     try {
         const std::optional<WireFormat> request = contentType ? formatOfContentType(*contentType) : std::nullopt;
-        // 1: the request body is XML, 0: JSON, -1: neither said.
-        const int requestXml = request ? static_cast<int>(isXml(*request)) : -1;
+        const bool requestIsXml = isXml(request.value_or(WireFormat::Json));
         if (accept) {
             // The highest quality wins (q=0: not acceptable); on a tie, the
             // request body's own format, then Nova's order (JSON first).
@@ -181,7 +168,8 @@ WireFormat responseFormat(std::optional<std::string_view> accept,
             bool bestIsRequestFamily = false;
             for (const auto& m : kMediaTypes) {
                 const int q = qualityOf(ranges, m.name);
-                const bool requestFamily = requestXml == static_cast<int>(isXml(m.format));
+                // Same family (XML or JSON) as the request body, if it said.
+                const bool requestFamily = request.has_value() && requestIsXml == isXml(m.format);
                 if (q <= 0) continue;
                 if (!chosen || q > bestQuality || (q == bestQuality && requestFamily && !bestIsRequestFamily)) {
                     chosen = m.format;
@@ -199,12 +187,9 @@ WireFormat responseFormat(std::optional<std::string_view> accept,
 
 std::string_view contentTypeOf(WireFormat format) noexcept
 {
-    switch (format) {
-    case WireFormat::Xml: return "application/xml";
-    case WireFormat::VendorJson: return "application/vnd.openstack.compute+json";
-    case WireFormat::VendorXml: return "application/vnd.openstack.compute+xml";
-    case WireFormat::Json: break;
-    }
+    // A format's first entry in kMediaTypes is the type answers carry.
+    for (const auto& m : kMediaTypes)
+        if (m.format == format) return m.name;
     return "application/json";
 }
 
@@ -279,9 +264,9 @@ ParsedBody parseXmlAction(std::string_view body)
 ParsedBody parseActionBody(std::string_view body, std::optional<std::string_view> contentType)
 {
     if (contentType && !contentType->empty()) {
-        if (namesXml(*contentType)) return parseXmlAction(body);
-        if (namesJson(*contentType)) return parseJsonAction(body);
-        return BodyError{"Unsupported Content-Type"};
+        const auto format = formatOfContentType(*contentType);
+        if (!format) return BodyError{"Unsupported Content-Type"};
+        return isXml(*format) ? parseXmlAction(body) : parseJsonAction(body);
     }
     const auto first = body.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && body[first] == '<') return parseXmlAction(body);

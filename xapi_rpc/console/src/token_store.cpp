@@ -24,10 +24,18 @@ std::string ConsoleTokenStore::issue(TokenTarget target)
     return token;
 }
 
+namespace {
+template <class Item>
+bool expired(const Item& item, std::chrono::steady_clock::time_point now)
+{
+    return now >= item.second.expires;
+}
+}  // namespace
+
 std::optional<TokenTarget> ConsoleTokenStore::lookup(std::string_view token) const
 {
     auto it = tokens_.find(hashToken(token));
-    if (it == tokens_.end() || now_() >= it->second.expires) return std::nullopt;
+    if (it == tokens_.end() || expired(*it, now_())) return std::nullopt;
     return it->second.target;
 }
 
@@ -35,13 +43,13 @@ std::size_t ConsoleTokenStore::liveCount() const
 {
     const auto now = now_();
     return static_cast<std::size_t>(
-        std::count_if(tokens_.begin(), tokens_.end(), [now](const auto& item) { return now < item.second.expires; }));
+        std::count_if(tokens_.begin(), tokens_.end(), [now](const auto& item) { return !expired(item, now); }));
 }
 
 std::size_t ConsoleTokenStore::sweep()
 {
     const auto now = now_();
-    return std::erase_if(tokens_, [now](const auto& item) { return now >= item.second.expires; });
+    return std::erase_if(tokens_, [now](const auto& item) { return expired(item, now); });
 }
 
 std::size_t ConsoleTokenStore::dropVm(const std::string& vmRef, std::int64_t keepDomid)
