@@ -127,12 +127,12 @@ public:
         for (const ReadOp& op : ops)
             if (op.depth == 0)
                 ++siblings[detail::parentOf(op.rel)];
-        std::map<std::string_view, std::set<std::string>> listed;
+        std::map<std::string_view, std::set<std::string, std::less<>>> listed;
         for (const auto& [parent, count] : siblings) {
             if (count < 3 || parent.empty())
                 continue;
             if (auto names = listing(std::string(parent)))
-                listed.emplace(parent, std::set<std::string>(names->begin(), names->end()));
+                listed.emplace(parent, std::set<std::string, std::less<>>(names->begin(), names->end()));
         }
         for (const ReadOp& op : ops) {
             auto dir = op.depth == 0 ? listed.find(detail::parentOf(op.rel)) : listed.end();
@@ -143,7 +143,7 @@ public:
             OpResult result;
             result.op = op;
             const std::string_view name = std::string_view(op.rel).substr(dir->first.size() + 1);
-            if (dir->second.count(std::string(name)) != 0) {
+            if (dir->second.contains(name)) {
                 if (auto value = read(op.rel))
                     addNode(result, op.rel, *value);
             }
@@ -377,14 +377,28 @@ CapCheck capAt(const metrics::GuestTree& tree, std::string_view rel, std::size_t
     return {};
 }
 
-std::vector<ReadOp> fullTreeOps()
+/// True the first time watch `index` fires (its firing at registration);
+/// marks it seen.
+bool firstFiring(std::vector<bool>& seen, std::size_t index)
 {
-    std::vector<ReadOp> ops;
-    for (const detail::WatchedBase& base : detail::watchedBases())
-        ops.push_back(ReadOp{std::string(base.rel), base.depth});
-    const auto& extras = detail::extraReads();
-    ops.insert(ops.end(), extras.begin(), extras.end());
-    return detail::withoutCovered(std::move(ops));
+    if (index >= seen.size() || seen[index])
+        return false;
+    seen[index] = true;
+    return true;
+}
+
+/// Every read of a guest's tree; the same for every guest, so built once.
+const std::vector<ReadOp>& fullTreeOps()
+{
+    static const std::vector<ReadOp> ops = [] {
+        std::vector<ReadOp> all;
+        for (const detail::WatchedBase& base : detail::watchedBases())
+            all.push_back(ReadOp{std::string(base.rel), base.depth});
+        const auto& extras = detail::extraReads();
+        all.insert(all.end(), extras.begin(), extras.end());
+        return detail::withoutCovered(std::move(all));
+    }();
+    return ops;
 }
 
 constexpr const char* kDom0Uuid = "00000000-0000-0000-0000-000000000000";
@@ -1059,10 +1073,7 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
         // watch's first event) needs a re-read once the domain is attached.
         auto pre = prewatched_.find(domid);
         if (pre != prewatched_.end() && pre->second.epoch == epoch) {
-            std::vector<bool>& seen = pre->second.registrationSeen;
-            if (watchIndex < seen.size() && !seen[watchIndex])
-                seen[watchIndex] = true;
-            else
+            if (!firstFiring(pre->second.registrationSeen, watchIndex))
                 pre->second.changed = true;
         }
         return;
@@ -1073,11 +1084,7 @@ void DomainWatcherImpl::onGuestEvent(std::uint32_t domid, std::uint64_t epoch,
     // re-read the unwatched extras: discover() has just read them, and at
     // start-up the four firings per guest would otherwise repeat ~10
     // requests per guest (xenstored's cost per request grows with domains).
-    bool registration = false;
-    if (watchIndex < domain->registrationSeen.size() && !domain->registrationSeen[watchIndex]) {
-        domain->registrationSeen[watchIndex] = true;
-        registration = true;
-    }
+    const bool registration = firstFiring(domain->registrationSeen, watchIndex);
     if (registration && domain->watchedBeforeRead)
         return;  // the first read began after this watch was armed
     // Strict: the path must lie in this domain's own tree and in a watched
