@@ -77,10 +77,10 @@ public:
     {
         if (state_ == State::stopped)
             return;
+        stopping_ = true;  // the pools skip whatever is still queued
         stopReaders();
         state_ = State::stopped;
         connected_ = false;
-        stopping_ = true;  // the pool skips whatever is still queued
         livenessTimer_.cancel();
         backoffTimer_.cancel();
         dispatcher_->detach();
@@ -251,10 +251,10 @@ private:
         });
     }
 
-    /// Io thread, from stop(): no reader job runs afterwards.
+    /// Io thread, from stop(), stopping_ already set: no reader job runs
+    /// afterwards.
     void stopReaders()
     {
-        stopping_ = true;
         for (const auto& reader : readers_)
             reader->pool.join();
         for (const auto& reader : readers_)
