@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "common"))
 from xapi_client import JsonRpc  # noqa: E402
-from xs_wire import XS_DIRECTORY, XS_WATCH, XsWire, introduce, layout_domain  # noqa: E402
+from xs_wire import XS_DIRECTORY, XsWire, introduce, layout_domain  # noqa: E402
 
 harness = None  # tests/clients/harness.py, imported once the build dir is known
 
@@ -115,7 +115,7 @@ def discovery_floor(sandbox, domains, sample=200):
     for d in picked:
         xs.call(XS_DIRECTORY, f"/local/domain/{d}")
         for i in range(GUEST_WATCHES):
-            xs.call(XS_WATCH, f"/local/domain/{d}/floor-{i}", f"floor-{d}-{i}")
+            xs.watch(f"/local/domain/{d}/floor-{i}", f"floor-{d}-{i}")
     per_guest = (time.monotonic() - t0) / len(picked)
     xs.close()  # xenstored drops the connection's watches
     return per_guest * domains, per_guest / (1 + GUEST_WATCHES)
