@@ -18,6 +18,7 @@
 #include <xenstore/xs_api.hpp>
 
 #include "guest_control.hpp"
+#include "heap_trimmer.hpp"
 #include "host_identity.hpp"
 #include "metrics_endpoint.hpp"
 #include "router.hpp"
@@ -262,7 +263,6 @@ bool ApplicationImpl::build()
                                                          loggers_.rpc());
     xapiHandler_ = std::make_unique<dispatch::XapiHttpHandler>(*dispatcher_);
     router_.setFallback(*xapiHandler_);
-    router_.setHeapTrimmer(heapTrimmer_);
     // GET /metrics (Prometheus); counts only, so no authentication (docs/METRICS.md).
     if (config_.metricsEndpoint) {
         metricsEndpoint_ = std::make_unique<MetricsEndpoint>(
@@ -284,6 +284,9 @@ bool ApplicationImpl::build()
 
     server_ = std::make_unique<transport::HttpServer>(io_.get_executor(), router_, serverLimits(config_),
                                                       loggers_.http());
+    // Large answers (get_all_records, event.from from the start) leave freed
+    // blocks glibc keeps; the trimmer hands them back a second later.
+    server_->setResponseObserver([this](std::size_t bytes) { heapTrimmer_.noteResponse(bytes); });
     if (metricsEndpoint_)
         metricsEndpoint_->attachServer(*server_);
     return true;

@@ -7,8 +7,6 @@
 
 #include <xapi_rpc/transport/request_handler.hpp>
 
-#include "heap_trimmer.hpp"
-
 namespace xenrdp::daemon {
 
 class Router final : public xapi_rpc::transport::RequestHandler {
@@ -21,21 +19,10 @@ public:
         routes_.emplace_back(std::move(accepts), &handler);
     }
     void setFallback(xapi_rpc::transport::RequestHandler& handler) { fallback_ = &handler; }
-    /// Tells `trimmer` (referenced; it must outlive the router) the size of
-    /// every response body.
-    void setHeapTrimmer(HeapTrimmer& trimmer) { trimmer_ = &trimmer; }
 
     void handle(xapi_rpc::transport::HttpRequest req, const xapi_rpc::transport::PeerInfo& peer,
                 xapi_rpc::transport::Respond respond) override
     {
-        if (trimmer_ != nullptr) {
-            respond = [trimmer = trimmer_, inner = std::move(respond)](
-                          xapi_rpc::transport::HttpResponse response) {
-                const std::size_t bytes = response.body.size();
-                inner(std::move(response));
-                trimmer->noteResponse(bytes);
-            };
-        }
         for (auto& [accepts, handler] : routes_) {
             if (accepts(req)) {
                 handler->handle(std::move(req), peer, std::move(respond));
@@ -52,7 +39,6 @@ public:
 private:
     std::vector<std::pair<Predicate, xapi_rpc::transport::RequestHandler*>> routes_;
     xapi_rpc::transport::RequestHandler* fallback_ = nullptr;
-    HeapTrimmer* trimmer_ = nullptr;
 };
 
 }  // namespace xenrdp::daemon

@@ -9,6 +9,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/http/status.hpp>
 #include <spdlog/logger.h>
 
 #include <sys/socket.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <iterator>
 
 namespace xenrdp::xapi_rpc::transport {
 
@@ -65,8 +68,6 @@ std::string endpointText(const tcp::endpoint& endpoint) {
   const auto text = address.to_string();
   return (address.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(endpoint.port());
 }
-
-boost::beast::string_view beastView(std::string_view view) { return {view.data(), view.size()}; }
 
 /// Accept loop for one listening socket of protocol `Protocol`.
 template <class Protocol>
@@ -142,15 +143,24 @@ HttpResponse plainResponse(unsigned status, std::string_view text) {
   return response;
 }
 
-void fillResponse(http::response<http::string_body>& out, HttpResponse in, unsigned version, bool& keepAlive,
-                  spdlog::logger* log) {
-  out = {};
+void formatResponse(std::string& head, std::string& body, HttpResponse in, unsigned version, bool& keepAlive,
+                    spdlog::logger* log) {
   if (in.status < 200 || in.status > 599) {
     if (log) log->error("HTTP_BAD_HANDLER_STATUS status={}", in.status);
     in = plainResponse(500, "Internal Server Error");
   }
-  out.version(version);
-  out.result(in.status);
+  const bool bodiless = in.status == 204 || in.status == 304;
+  if (bodiless) in.body.clear();
+
+  head.clear();
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char digits[3] = {static_cast<char>('0' + in.status / 100), static_cast<char>('0' + in.status / 10 % 10),
+                    static_cast<char>('0' + in.status % 10)};
+  head.append(digits, 3);
+  head.push_back(' ');
+  const auto reason = http::obsolete_reason(http::int_to_status(in.status));
+  head.append(reason.data(), reason.size());
+  head.append("\r\n");
   for (const auto& [name, value] : in.headers) {
     if (!validFieldName(name) || !validFieldValue(value)) {
       if (log) log->error("HTTP_BAD_HANDLER_HEADER name={}", name);
@@ -161,12 +171,18 @@ void fillResponse(http::response<http::string_body>& out, HttpResponse in, unsig
       if (containsCloseToken(value)) keepAlive = false;
       continue;
     }
-    out.insert(beastView(name), beastView(value));
+    head.append(name).append(": ").append(value).append("\r\n");
   }
-  if (in.status == 204 || in.status == 304) in.body.clear();
-  out.body() = std::move(in.body);
-  out.keep_alive(keepAlive);
-  out.prepare_payload();
+  // HTTP/1.1 keeps a connection open unless told, HTTP/1.0 closes it.
+  if (version == 10 && keepAlive) head.append("Connection: keep-alive\r\n");
+  if (version != 10 && !keepAlive) head.append("Connection: close\r\n");
+  if (!bodiless) {
+    char length[24];
+    const auto written = std::to_chars(std::begin(length), std::end(length), in.body.size());
+    head.append("Content-Length: ").append(length, written.ptr).append("\r\n");
+  }
+  head.append("\r\n");
+  body = std::move(in.body);
 }
 
 ResponseSlot::~ResponseSlot() {
@@ -450,5 +466,9 @@ std::error_code checkTlsFiles(const std::string& certFile, const std::string& ke
 }
 
 void HttpServer::setLimits(const ServerLimits& limits) { core_->setLimits(limits); }
+
+void HttpServer::setResponseObserver(std::function<void(std::size_t bodyBytes)> observer) {
+  core_->setResponseObserver(std::move(observer));
+}
 
 }  // namespace xenrdp::xapi_rpc::transport

@@ -49,6 +49,11 @@ public:
   [[nodiscard]] spdlog::logger* log() const { return logger_.get(); }
   [[nodiscard]] bool stopping() const { return stopping_; }
   ServerCounters& counters() { return counters_; }
+  void setResponseObserver(std::function<void(std::size_t)> observer) { responseObserver_ = std::move(observer); }
+  /// A handler's response of `bodyBytes` is about to be written.
+  void noteResponse(std::size_t bodyBytes) {
+    if (responseObserver_) responseObserver_(bodyBytes);
+  }
 
   void addListener(std::shared_ptr<ListenerBase> listener);
   void addUnixPath(std::string path) { unixPaths_.push_back(std::move(path)); }
@@ -84,6 +89,7 @@ private:
   std::vector<std::string> unixPaths_;
   boost::asio::steady_timer drainTimer_;
   std::function<void()> onDrained_;
+  std::function<void(std::size_t)> responseObserver_;
 };
 
 }  // namespace xenrdp::xapi_rpc::transport

@@ -27,7 +27,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <spdlog/logger.h>
 
 #include <array>
@@ -49,22 +48,28 @@ struct IsTlsStream<net::ssl::stream<Next>> : std::true_type {};
 /// Builds the transport's own short error answers (400, 413, 431, 500, 503).
 HttpResponse plainResponse(unsigned status, std::string_view text);
 
-/// Copies a handler's response into a Beast message, dropping framing headers
-/// and invalid fields. Sets `keepAlive` false if the handler asked to close.
-void fillResponse(http::response<http::string_body>& out, HttpResponse in, unsigned version,
-                  bool& keepAlive, spdlog::logger* log);
+/// Writes the status line and header block for a handler's response into
+/// `head` (cleared first; its capacity is reused) and moves the body into
+/// `body`: the handler's headers in order, less framing headers and invalid
+/// fields, then Connection when the default for `version` does not apply and
+/// Content-Length. Sets `keepAlive` false if the handler asked to close.
+/// The bytes are what Beast's serializer wrote for the same message; the
+/// transport formats them itself because the serializer's buffer sequence
+/// and per-field allocations were a measurable share of a small call.
+void formatResponse(std::string& head, std::string& body, HttpResponse in, unsigned version,
+                    bool& keepAlive, spdlog::logger* log);
 
-/// Shared by every copy of one request's Respond callable: the first call
-/// wins; if none happens, the last copy's destruction answers 500.
-class ResponseSlot {
+/// Shared by every copy of one request's Respond: the first call wins; if
+/// none happens, the last copy's destruction answers 500.
+class ResponseSlot final : public ResponseSink {
 public:
   ResponseSlot(std::shared_ptr<SessionBase> session, std::uint64_t seq)
       : session_(std::move(session)), seq_(seq) {}
   ResponseSlot(const ResponseSlot&) = delete;
   ResponseSlot& operator=(const ResponseSlot&) = delete;
-  ~ResponseSlot();
+  ~ResponseSlot() override;
 
-  void complete(HttpResponse response);
+  void complete(HttpResponse response) override;
 
 private:
   std::shared_ptr<SessionBase> session_;
@@ -111,7 +116,8 @@ public:
   void deliver(std::uint64_t seq, HttpResponse response) override {
     if (seq != requestSeq_ || phase_ != Phase::Handling) return;  // stale or closed
     if (stopRequested_ || peerGone_) keepAlive_ = false;
-    fillResponse(response_, std::move(response), version_, keepAlive_, core_->log());
+    formatResponse(head_, body_, std::move(response), version_, keepAlive_, core_->log());
+    core_->noteResponse(body_.size());
     writeResponse();
   }
 
@@ -316,8 +322,7 @@ private:
     ++core_->counters().requestsTotal;
     auto slot = std::make_shared<ResponseSlot>(this->shared_from_this(), seq);
     try {
-      core_->handler().handle(std::move(req), peer_,
-                              [slot](HttpResponse response) { slot->complete(std::move(response)); });
+      core_->handler().handle(std::move(req), peer_, Respond(slot));
     } catch (const std::exception& e) {
       if (auto* log = core_->log()) log->error("HTTP_HANDLER_EXCEPTION peer={} what={}", peer_.address,
                                                    logText(e.what(), kLogMessageMaxBytes));
@@ -332,22 +337,24 @@ private:
 
   void sendErrorAndClose(HttpResponse response) {
     keepAlive_ = false;
-    fillResponse(response_, std::move(response), version_, keepAlive_, core_->log());
+    formatResponse(head_, body_, std::move(response), version_, keepAlive_, core_->log());
     writeResponse();
   }
 
   void writeResponse() {
     phase_ = Phase::Writing;
     arm(core_->limits().readTimeout);  // a client that never reads must not pin us
-    http::async_write(stream_, response_,
-                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->onWrite(ec);
-                      });
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
+    net::async_write(stream_, buffers,
+                     [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->onWrite(ec);
+                     });
   }
 
   void onWrite(boost::system::error_code ec) {
     if (phase_ == Phase::Closed) return;
-    response_ = {};
+    head_.clear();   // a few hundred bytes, kept for the next response
+    body_ = std::string();
     if (ec) {
       closeSocket();
       return;
@@ -437,7 +444,8 @@ private:
   std::shared_ptr<ConnectionStatus> status_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::string head_;  // status line and headers of the response being written
+  std::string body_;
   Phase phase_ = Phase::Idle;
   std::uint64_t id_ = 0;
   std::uint64_t timerGeneration_ = 0;

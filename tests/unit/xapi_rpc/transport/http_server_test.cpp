@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <vector>
 
 using namespace xenrdp::xapi_rpc::transport;
 using namespace xenrdp::xapi_rpc::transport::test;
@@ -128,6 +129,51 @@ TEST_CASE("HttpServer sends exactly the handler's headers plus framing", "[trans
   CHECK(names == std::set<std::string>{"Content-Type", "Access-Control-Allow-Origin", "Content-Length"});
   CHECK(std::string((*response)["Content-Type"]) == "application/json");
   CHECK(std::string((*response)["Content-Length"]) == "11");
+}
+
+TEST_CASE("HttpServer frames a response itself, whatever framing headers the handler gave", "[transport]") {
+  TcpServer server;
+  TcpClient client;
+  REQUIRE(client.connect(loopback(server.port)));
+  auto response = client.request(postRequest("/framing"));
+  REQUIRE(response);
+  std::vector<std::string> names;
+  for (const auto& field : *response) names.emplace_back(field.name_string());
+  // The handler's valid fields in order, then the transport's Connection and Content-Length.
+  CHECK(names == std::vector<std::string>{"X-Kept", "Connection", "Content-Length"});
+  CHECK(std::string((*response)["Content-Length"]) == "6");
+  CHECK(response->body() == "framed");
+  CHECK(std::string((*response)["Connection"]) == "close");  // the handler's close token is honoured
+  CHECK(client.waitClosed());
+}
+
+TEST_CASE("HttpServer sends a 204 without a body or Content-Length and keeps the connection", "[transport]") {
+  TcpServer server;
+  TcpClient client;
+  REQUIRE(client.connect(loopback(server.port)));
+  auto empty = client.request(postRequest("/no-content"));
+  REQUIRE(empty);
+  CHECK(empty->result_int() == 204);
+  CHECK(empty->find(boost::beast::http::field::content_length) == empty->end());
+  CHECK(std::string((*empty)["X-Kept"]) == "yes");
+  CHECK(empty->body().empty());
+  // Had a body or a length gone out, this answer would be misread.
+  auto next = client.request(postRequest("/after", "data"));
+  REQUIRE(next);
+  CHECK(next->body() == "/after||data");
+}
+
+TEST_CASE("HttpServer keeps an HTTP/1.0 connection that asked for keep-alive", "[transport]") {
+  TcpServer server;
+  TcpClient client;
+  REQUIRE(client.connect(loopback(server.port)));
+  auto first = client.request("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  REQUIRE(first);
+  CHECK(first->version() == 10);
+  CHECK(std::string((*first)["Connection"]) == "keep-alive");
+  auto second = client.request("GET /two HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  REQUIRE(second);
+  CHECK(second->body() == "/two||");
 }
 
 TEST_CASE("HttpServer answers HTTP/1.0 with HTTP/1.0 and closes the connection", "[transport]") {

@@ -46,6 +46,22 @@ void ScriptedHandler::handle(HttpRequest req, const PeerInfo& peer, Respond resp
   }
   if (target == "/throw") throw std::runtime_error("handler failure");
   if (target == "/drop") return;
+  if (target == "/no-content") {
+    respond(HttpResponse{204, {{"X-Kept", "yes"}}, "a body a 204 must not carry"});
+    return;
+  }
+  if (target == "/framing") {
+    // Framing headers of the handler's own, and two fields that are not valid.
+    respond(HttpResponse{200,
+                         {{"Content-Length", "999"},
+                          {"Transfer-Encoding", "chunked"},
+                          {"Bad Name", "x"},
+                          {"X-Split", "a\r\nInjected: 1"},
+                          {"Connection", "keep-alive, close"},
+                          {"X-Kept", "yes"}},
+                         "framed"});
+    return;
+  }
   if (target == "/headers") {
     respond(HttpResponse{201,
                          {{"Content-Type", "application/json"}, {"Access-Control-Allow-Origin", "*"}},

@@ -109,6 +109,11 @@ public:
   /// request, timeouts from the next wait; nothing in progress is cut off.
   void setLimits(const ServerLimits& limits);
 
+  /// Calls `observer` with the body size of every response a handler gives,
+  /// as it is handed to the connection (the daemon's heap trimmer watches
+  /// for large ones). Replaces any earlier observer; empty removes it.
+  void setResponseObserver(std::function<void(std::size_t bodyBytes)> observer);
+
 private:
   std::shared_ptr<ServerCore> core_;
 };
