@@ -87,7 +87,7 @@ void DispatcherImpl::registerCallPlugin()
         const std::int64_t domid = vm->domid;
         ++self->counters_.rdpRequests;
         self->log_->info("RPC_REQUEST_RDP vm={} domid={} enable={} user={}", vmRef, domid, enable,
-                         transport::logText(inv.session.user));
+                         transport::logText(inv.session->user));
         self->guest_.requestRdp(domid, enable, [reply = inv.reply](std::error_code ec) {
             try {
                 if (ec) {

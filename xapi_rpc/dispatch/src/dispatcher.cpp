@@ -165,43 +165,49 @@ std::string DispatcherImpl::masterHost() const
     return hosts.empty() ? std::string(metrics::kNullRef) : hosts.front().first;
 }
 
+const std::string DispatcherImpl::kUnknownMethodStat = "<unknown>";
+
+// The one place a call is answered: once only, counted, never throwing.
+void Reply::operator()(Outcome outcome) const
+{
+    if (!state_ || state_->answered) return;
+    ReplyState& s = *state_;
+    s.answered = true;
+    try {
+        if (!s.life.expired()) {
+            auto& c = s.dispatcher->counters_;
+            auto& m = c.methods[*s.statName];
+            ++m.calls;
+            if (!outcome.success) {
+                ++m.errors;
+                ++c.errors[outcome.error.empty() ? std::string("INTERNAL_ERROR") : outcome.error[0]];
+            }
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+            std::size_t bucket = 0;
+            while (bucket < DispatchCounters::latencyBounds.size() && secs > DispatchCounters::latencyBounds[bucket]) {
+                ++bucket;
+            }
+            ++c.latencyBuckets[bucket];
+            c.latencySumSeconds += secs;
+            ++c.latencyCount;
+        }
+        s.done(std::move(outcome));
+    } catch (...) {
+        // The caller's completion threw; nothing sensible is left to answer.
+    }
+}
+
 void DispatcherImpl::call(Call call, CallContext ctx, Dispatcher::Done done)
 {
-    const auto start = std::chrono::steady_clock::now();
     auto it = methods_.find(call.method);
-    std::string statName = it == methods_.end() ? std::string("<unknown>") : call.method;
-
-    // The one place a call is answered: once only, counted, never throwing.
-    auto answered = std::make_shared<bool>(false);
-    Reply reply = [answered, start, statName = std::move(statName), done = std::move(done),
-                   life = std::weak_ptr<int>(life_), self = this](Outcome outcome) {
-        if (*answered) return;
-        *answered = true;
-        try {
-            if (!life.expired()) {
-                auto& c = self->counters_;
-                auto& m = c.methods[statName];
-                ++m.calls;
-                if (!outcome.success) {
-                    ++m.errors;
-                    ++c.errors[outcome.error.empty() ? std::string("INTERNAL_ERROR") : outcome.error[0]];
-                }
-                const double secs =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                std::size_t bucket = 0;
-                while (bucket < DispatchCounters::latencyBounds.size() &&
-                       secs > DispatchCounters::latencyBounds[bucket]) {
-                    ++bucket;
-                }
-                ++c.latencyBuckets[bucket];
-                c.latencySumSeconds += secs;
-                ++c.latencyCount;
-            }
-            done(std::move(outcome));
-        } catch (...) {
-            // The caller's completion threw; nothing sensible is left to answer.
-        }
-    };
+    // One allocation answers the call, however often its Reply is copied.
+    auto state = std::make_shared<ReplyState>();
+    state->start = std::chrono::steady_clock::now();
+    state->statName = it == methods_.end() ? &kUnknownMethodStat : &it->first;
+    state->done = std::move(done);
+    state->life = life_;
+    state->dispatcher = this;
+    const Reply reply(std::move(state));
 
     try {
         if (it == methods_.end()) fail({"MESSAGE_METHOD_UNKNOWN", call.method});
@@ -211,7 +217,7 @@ void DispatcherImpl::call(Call call, CallContext ctx, Dispatcher::Done done)
             fail({"MESSAGE_PARAMETER_COUNT_MISMATCH", call.method, std::to_string(spec.maxParams),
                   std::to_string(n)});
         }
-        Invocation inv{std::move(call), std::move(ctx), Session{}, reply};
+        Invocation inv{std::move(call), std::move(ctx), nullptr, reply};
         if (spec.needsSession) {
             const auto* ref = inv.call.params[0].getIf<std::string>();
             if (ref == nullptr) fail({"FIELD_TYPE_ERROR", "session_id"});
@@ -221,7 +227,7 @@ void DispatcherImpl::call(Call call, CallContext ctx, Dispatcher::Done done)
                 fail({"RBAC_PERMISSION_DENIED", toLower(inv.call.method),
                       auth::rbacDeniedMessage(spec.role)});
             }
-            inv.session = *session;
+            inv.session = session;
         }
         spec.run(inv);
     } catch (const ApiError& e) {
@@ -313,7 +319,8 @@ void DispatcherImpl::registerSystemAndSession()
         add("session.login_with_password", std::move(spec));
     }
     addSync("session.logout", 1, Role::ReadOnly, [self = this](Invocation& inv) {
-        self->sessions_.destroy(inv.session.ref);
+        const std::string ref = inv.session->ref;  // destroy() ends the session holding it
+        self->sessions_.destroy(ref);
         return Value("");
     });
     // The session-valued getters take (session_id, self) where self is a session ref.

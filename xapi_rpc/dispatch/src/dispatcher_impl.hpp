@@ -26,14 +26,37 @@ struct ApiError {
 
 [[noreturn]] void fail(std::vector<std::string> error);
 
-/// Answers a call once; later calls are ignored. Never throws.
-using Reply = std::function<void(Outcome)>;
+class DispatcherImpl;
+
+/// What every copy of one call's Reply shares.
+struct ReplyState {
+    bool answered = false;
+    std::chrono::steady_clock::time_point start;
+    const std::string* statName = nullptr;  ///< a key of methods_, or kUnknownMethodStat
+    Dispatcher::Done done;
+    std::weak_ptr<int> life;  ///< the dispatcher's; expired once it is gone
+    DispatcherImpl* dispatcher = nullptr;
+};
+
+/// Answers a call once; later calls are ignored. Never throws. Copies share
+/// one ReplyState, so copying one (into a timer or a waiter) allocates nothing.
+class Reply {
+public:
+    Reply() = default;
+    explicit Reply(std::shared_ptr<ReplyState> state) noexcept : state_(std::move(state)) {}
+    void operator()(Outcome outcome) const;
+
+private:
+    std::shared_ptr<ReplyState> state_;
+};
 
 /// One call on its way through a method.
 struct Invocation {
     Call call;
     CallContext ctx;
-    Session session;  ///< copy of the caller's session (empty ref for session-less methods)
+    /// The caller's session; null for session-less methods. Valid while the
+    /// method runs synchronously only: a completion that needs a field copies it.
+    const Session* session = nullptr;
     Reply reply;
 };
 
@@ -71,6 +94,8 @@ public:
     ~DispatcherImpl();
 
     void call(Call call, CallContext ctx, Dispatcher::Done done);
+    /// What calls of methods not served are counted under.
+    static const std::string kUnknownMethodStat;
     std::vector<std::string> methodNames() const;
     const DispatchCounters& counters();
 

@@ -331,7 +331,7 @@ void DispatcherImpl::registerEvents()
             return;
         }
         auto waiter = std::make_shared<EventWaiter>(self->io_);
-        waiter->sessionRef = inv.session.ref;
+        waiter->sessionRef = inv.session->ref;
         waiter->filter = std::move(filter);
         waiter->since = result.generation;
         waiter->reply = inv.reply;
@@ -359,7 +359,7 @@ void DispatcherImpl::registerEvents()
         const auto classes = stringSetParam(inv, 1, "classes");
         metrics::ClassFilter added;
         addSubscriptions(added, classes);
-        auto [it, inserted] = self->registrations_.try_emplace(inv.session.ref);
+        auto [it, inserted] = self->registrations_.try_emplace(inv.session->ref);
         if (inserted) it->second.cursor = self->store_.generation();
         auto& filter = it->second.filter;
         for (std::size_t i = 0; i < filter.classes.size(); ++i) filter.classes[i] = filter.classes[i] || added.classes[i];
@@ -369,7 +369,7 @@ void DispatcherImpl::registerEvents()
 
     addSync("event.unregister", 2, Role::ReadOnly, [self = this](Invocation& inv) {
         const auto classes = stringSetParam(inv, 1, "classes");
-        auto it = self->registrations_.find(inv.session.ref);
+        auto it = self->registrations_.find(inv.session->ref);
         if (it != self->registrations_.end()) removeSubscriptions(it->second.filter, classes);
         return Value("");
     });
@@ -378,8 +378,8 @@ void DispatcherImpl::registerEvents()
     next.minParams = 1;
     next.maxParams = 1;
     next.run = [self = this, startWait](Invocation& inv) {
-        auto it = self->registrations_.find(inv.session.ref);
-        if (it == self->registrations_.end()) fail({"SESSION_NOT_REGISTERED", inv.session.ref});
+        auto it = self->registrations_.find(inv.session->ref);
+        if (it == self->registrations_.end()) fail({"SESSION_NOT_REGISTERED", inv.session->ref});
         auto result = self->store_.changesSince(it->second.cursor, it->second.filter);
         if (result.lost) {
             it->second.cursor = self->store_.generation();
@@ -392,7 +392,7 @@ void DispatcherImpl::registerEvents()
         }
         auto waiter = std::make_shared<EventWaiter>(self->io_);
         waiter->legacy = true;
-        waiter->sessionRef = inv.session.ref;
+        waiter->sessionRef = inv.session->ref;
         waiter->reply = inv.reply;
         startWait(std::move(waiter), self->config_.maxEventTimeout, inv.ctx);
     };

@@ -33,6 +33,7 @@ HttpResponse makeResponse(unsigned status, const char* contentType, std::string 
 {
     HttpResponse r;
     r.status = status;
+    r.headers.reserve(3);
     r.headers.emplace_back("Content-Type", contentType);
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");
     r.headers.emplace_back("Access-Control-Allow-Headers", "X-Requested-With");
@@ -85,7 +86,8 @@ void XapiHttpHandler::handle(HttpRequest req, const transport::PeerInfo& peer, t
         Call call = std::move(request.call);
         request.call = Call{};
         dispatcher_.call(std::move(call), contextOf(peer, req.connection),
-                         [respond, idJson = std::move(request.idJson), version = request.version](Outcome outcome) {
+                         [respond = std::move(respond), idJson = std::move(request.idJson),
+                          version = request.version](Outcome outcome) {
                              try {
                                  respond(makeResponse(200, "application/json",
                                                       json::serializeResponse(outcome, idJson, version)));
@@ -104,7 +106,8 @@ void XapiHttpHandler::handle(HttpRequest req, const transport::PeerInfo& peer, t
     Call call = std::move(parsed).value();
     // xapi answers system.listMethods bare, without the Status wrapper.
     const bool bare = call.method == "system.listMethods";
-    dispatcher_.call(std::move(call), contextOf(peer, req.connection), [respond, bare](Outcome outcome) {
+    dispatcher_.call(std::move(call), contextOf(peer, req.connection),
+                     [respond = std::move(respond), bare](Outcome outcome) {
         try {
             std::string body = bare && outcome.success ? xml::serializeBare(outcome.result)
                                                        : xml::serializeResponse(outcome);
