@@ -5,13 +5,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+
+#include <boost/container/flat_map.hpp>
 #include <string>
 #include <variant>
 #include <vector>
 
 namespace xenrdp::metrics {
 
-using StringMap = std::map<std::string, std::string>;
+/// A sorted vector of pairs rather than a tree: the record maps are small,
+/// written whole and read in order, and a std::map node costs 48 bytes plus
+/// the allocator's overhead per entry (docs/PERFORMANCE.md, Memory).
+using StringMap = boost::container::flat_map<std::string, std::string>;
 using TimePoint = std::chrono::system_clock::time_point;
 
 /// "OpaqueRef:NULL", the null reference.
