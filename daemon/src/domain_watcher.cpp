@@ -4,6 +4,7 @@
 #include <bitset>
 #include <chrono>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <set>
 #include <system_error>
@@ -498,7 +499,9 @@ private:
     void onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch, bool extras);
     void applyBatch(Domain& domain, ReadBatch& batch);
     void applyResult(Domain& domain, OpResult& result);
-    void setKey(Domain& domain, const std::string& rel, std::string value);
+    /// Puts a read result's nodes into the domain's tree, within the
+    /// per-domain key budget.  Leaves `nodes` moved from.
+    void mergeNodes(Domain& domain, std::vector<std::pair<std::string, std::string>>& nodes);
     /// Derives the guest's fields from its tree and updates its
     /// guest-metrics record if they differ from the record's.
     void publish(Domain& domain);
@@ -1276,23 +1279,56 @@ void DomainWatcherImpl::applyResult(Domain& domain, OpResult& result)
     while (last != tree.end() && last->first.compare(0, prefix.size(), prefix) == 0)
         ++last;
     tree.erase(first, last);
-    for (auto& node : result.nodes)
-        setKey(domain, node.first, std::move(node.second));
+    mergeNodes(domain, result.nodes);
 }
 
-void DomainWatcherImpl::setKey(Domain& domain, const std::string& rel, std::string value)
+void DomainWatcherImpl::mergeNodes(Domain& domain, std::vector<std::pair<std::string, std::string>>& nodes)
 {
+    if (nodes.empty())
+        return;
+    // The tree is a sorted vector: inserting node by node would move its
+    // tail once per node.  Sorted and merged, a result costs one pass.
+    // A path read twice in one result keeps its last value.
+    std::stable_sort(nodes.begin(), nodes.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto kept = nodes.begin();
+    for (auto it = nodes.begin(); it != nodes.end(); ++it) {
+        if (kept != nodes.begin() && std::prev(kept)->first == it->first) {
+            std::prev(kept)->second = std::move(it->second);
+            continue;
+        }
+        if (kept != it)
+            *kept = std::move(*it);
+        ++kept;
+    }
+    nodes.erase(kept, nodes.end());
+    // Paths already in the tree lie outside the subtree just erased (none
+    // do, as reads go); they take the new value.
     metrics::GuestTree& tree = domain.tree;
-    auto it = tree.find(rel);
-    if (it != tree.end()) {
-        it->second = std::move(value);
-        return;
+    auto fresh = std::remove_if(nodes.begin(), nodes.end(), [&tree](auto& node) {
+        auto it = tree.find(node.first);
+        if (it == tree.end())
+            return false;
+        it->second = std::move(node.second);
+        return true;
+    });
+    nodes.erase(fresh, nodes.end());
+    const std::size_t room = tree.size() < opts_.limits.maxTotalKeys ? opts_.limits.maxTotalKeys - tree.size() : 0;
+    if (nodes.size() > room) {
+        warnOnce(domain, WarnKind::TotalKeys, nodes[room].first);
+        nodes.resize(room);
     }
-    if (tree.size() >= opts_.limits.maxTotalKeys) {
-        warnOnce(domain, WarnKind::TotalKeys, rel);
+    if (nodes.empty())
         return;
-    }
-    tree.emplace(rel, std::move(value));
+    // (flat_map's own ordered-range insert loses elements given move
+    // iterators over std::pair in Boost 1.74, hence the merge by hand.)
+    auto old = tree.extract_sequence();
+    metrics::GuestTree::sequence_type merged;
+    merged.reserve(old.size() + nodes.size());
+    std::merge(std::make_move_iterator(old.begin()), std::make_move_iterator(old.end()),
+               std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()),
+               std::back_inserter(merged), [](const auto& a, const auto& b) { return a.first < b.first; });
+    tree.adopt_sequence(boost::container::ordered_unique_range, std::move(merged));
 }
 
 void DomainWatcherImpl::publish(Domain& domain)

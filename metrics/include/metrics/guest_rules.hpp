@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/container/flat_map.hpp>
+
 #include <metrics/records.hpp>
 
 namespace xenrdp::metrics {
@@ -16,7 +18,10 @@ namespace xenrdp::metrics {
 /// What the daemon read below /local/domain/<domid>/: paths relative to that
 /// node ("control/feature-ts2", "data/ts", "attr/vif/0/ipv4/0", ...) mapped to
 /// their (already sanitized) values.  Includes only the watched subtrees.
-using GuestTree = std::map<std::string, std::string>;
+/// A flat map, like the records' maps: one is kept per guest, and a tree
+/// node per key was the largest item of a guest's memory.  Whoever fills it
+/// should insert sorted runs at once (the watcher merges each read result).
+using GuestTree = boost::container::flat_map<std::string, std::string>;
 
 /// Caps on what one guest can make the daemon keep.
 struct GuestLimits {
