@@ -62,7 +62,7 @@ void ObjectStore::add(const std::string& ref, Record record) {
     // bad_alloc half way leaves the maps consistent with generation_.
     auto it = objects_.emplace(ref, Entry{snapshot, cls, g, g}).first;
     try {
-        byGeneration_.emplace(g, ref);
+        byGeneration_.emplace(g, &*it);
         indexUuid(cls, uuidOf(*snapshot), ref);
     } catch (...) {
         byGeneration_.erase(g);
@@ -95,7 +95,7 @@ bool ObjectStore::update(const std::string& ref, Record record) {
         indexUuid(entry.cls, uuidOf(*next), ref);
         unindexUuid(entry.cls, oldUuid, ref);
     }
-    bump(ref, entry);
+    bump(*it, entry);
     return true;
 }
 
@@ -127,13 +127,13 @@ bool ObjectStore::touch(const std::string& ref) {
     if (it == objects_.end()) {
         return false;
     }
-    bump(ref, it->second);
+    bump(*it, it->second);
     return true;
 }
 
-void ObjectStore::bump(const std::string& ref, Entry& entry) {
+void ObjectStore::bump(const Object& object, Entry& entry) {
     const std::uint64_t g = generation_ + 1;
-    byGeneration_.emplace(g, ref);
+    byGeneration_.emplace(g, &object);
     byGeneration_.erase(entry.generation);
     entry.generation = g;
     generation_ = g;
@@ -221,13 +221,13 @@ ChangesResult ObjectStore::changesSince(std::uint64_t since, const ClassFilter& 
     // Live objects: byGeneration_ holds each one once, at its latest
     // generation, so this walks only what changed after `since`.
     for (auto it = byGeneration_.upper_bound(since); it != byGeneration_.end(); ++it) {
-        const Entry& entry = objects_.at(it->second);
-        if (!filter.matches(entry.cls, it->second)) {
+        const auto& [ref, entry] = *it->second;
+        if (!filter.matches(entry.cls, ref)) {
             continue;
         }
         const ChangeOp op = entry.created > since ? ChangeOp::Add : ChangeOp::Mod;
-        emitted.emplace(it->second, result.changes.size());
-        result.changes.push_back(Change{entry.cls, it->second, op, entry.generation, entry.record});
+        emitted.emplace(ref, result.changes.size());
+        result.changes.push_back(Change{entry.cls, ref, op, entry.generation, entry.record});
     }
 
     // Deletions, oldest first: the first tombstone of a ref after `since`

@@ -133,7 +133,8 @@ private:
         std::string ref;
         std::uint64_t created;
     };
-    void bump(const std::string& ref, Entry& entry);
+    using Object = std::pair<const std::string, Entry>;  ///< an element of objects_
+    void bump(const Object& object, Entry& entry);
     void indexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref);
     void unindexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref);
     void notifyWaiters();
@@ -142,7 +143,9 @@ private:
     std::size_t deletedRetention_;
     std::uint64_t forgottenUpTo_ = 0;  ///< deletions at or below this generation are forgotten
     std::unordered_map<std::string, Entry> objects_;
-    std::map<std::uint64_t, std::string> byGeneration_;  ///< live objects by latest generation
+    /// Live objects by latest generation.  Points at objects_'s elements,
+    /// which stay put until erased (the ref is kept once, not twice).
+    std::map<std::uint64_t, const Object*> byGeneration_;
     std::map<std::uint64_t, Tombstone> deleted_;         ///< deletions by generation
     std::array<std::unordered_map<std::string, std::string>, kObjectClassCount> byUuid_;  ///< uuid -> ref
     std::array<std::size_t, kObjectClassCount> counts_{};
