@@ -63,7 +63,7 @@ void ObjectStore::add(const std::string& ref, Record record) {
     auto it = objects_.emplace(ref, Entry{snapshot, cls, g, g}).first;
     try {
         byGeneration_.emplace(g, &*it);
-        indexUuid(cls, uuidOf(*snapshot), ref);
+        indexUuid(cls, uuidOf(*snapshot), *it);
     } catch (...) {
         byGeneration_.erase(g);
         objects_.erase(it);
@@ -92,7 +92,7 @@ bool ObjectStore::update(const std::string& ref, Record record) {
     std::shared_ptr<const Record> previous = std::exchange(entry.record, next);
     const std::string& oldUuid = uuidOf(*previous);
     if (oldUuid != uuidOf(*next)) {
-        indexUuid(entry.cls, uuidOf(*next), ref);
+        indexUuid(entry.cls, uuidOf(*next), *it);
         unindexUuid(entry.cls, oldUuid, ref);
     }
     bump(*it, entry);
@@ -140,24 +140,25 @@ void ObjectStore::bump(const Object& object, Entry& entry) {
     notifyWaiters();
 }
 
-void ObjectStore::indexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref) {
+void ObjectStore::indexUuid(ObjectClass cls, const std::string& uuid, const Object& object) {
     if (!uuid.empty()) {
-        byUuid_[classIndex(cls)][uuid] = ref;
+        byUuid_[classIndex(cls)][uuid] = &object;
     }
 }
 
 void ObjectStore::unindexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref) {
     auto& index = byUuid_[classIndex(cls)];
     auto it = index.find(uuid);
-    if (it == index.end() || it->second != ref) {
+    if (it == index.end() || it->second->first != ref) {
         return;
     }
     index.erase(it);
     // Another live object may share the uuid (bad input from a caller); keep
     // it findable rather than losing it.  Linear, but only on this rare path.
-    for (const auto& [otherRef, other] : objects_) {
+    for (const Object& object : objects_) {
+        const auto& [otherRef, other] = object;
         if (otherRef != ref && other.cls == cls && uuidOf(*other.record) == uuid) {
-            index.emplace(uuid, otherRef);
+            index.emplace(uuid, &object);
             break;
         }
     }
@@ -177,7 +178,7 @@ std::optional<std::string> ObjectStore::findByUuid(ObjectClass cls, const std::s
     if (it == byUuid_[index].end()) {
         return std::nullopt;
     }
-    return it->second;
+    return it->second->first;
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<const Record>>> ObjectStore::all(

@@ -135,7 +135,7 @@ private:
     };
     using Object = std::pair<const std::string, Entry>;  ///< an element of objects_
     void bump(const Object& object, Entry& entry);
-    void indexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref);
+    void indexUuid(ObjectClass cls, const std::string& uuid, const Object& object);
     void unindexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref);
     void notifyWaiters();
 
@@ -147,7 +147,8 @@ private:
     /// which stay put until erased (the ref is kept once, not twice).
     std::map<std::uint64_t, const Object*> byGeneration_;
     std::map<std::uint64_t, Tombstone> deleted_;         ///< deletions by generation
-    std::array<std::unordered_map<std::string, std::string>, kObjectClassCount> byUuid_;  ///< uuid -> ref
+    /// uuid -> the object (an element of objects_, as in byGeneration_).
+    std::array<std::unordered_map<std::string, const Object*>, kObjectClassCount> byUuid_;
     std::array<std::size_t, kObjectClassCount> counts_{};
     std::map<WaiterId, std::function<void()>> waiters_;
     WaiterId nextWaiter_ = 1;
