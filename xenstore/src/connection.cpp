@@ -18,7 +18,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <deque>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -61,6 +64,16 @@ public:
                     self->onLost(self->epoch_, ec, "watch fd");
             },
             log_);
+        // Handlers live in watches_, once each; the dispatcher finds them by
+        // the id in the token.  The resolver runs on the io thread, inside
+        // the dispatcher, which we own: `this` outlives it.
+        dispatcher_->setResolver([this](std::string_view token) -> const WatchHandler* {
+            const auto id = idOf(token);
+            if (!id)
+                return nullptr;
+            auto it = watches_.find(*id);
+            return it == watches_.end() ? nullptr : &it->second.handler;
+        });
     }
 
     void start(std::function<void()> onConnected)
@@ -134,8 +147,7 @@ public:
         if (state_ == State::stopped)
             return 0;
         const std::uint64_t id = ++nextId_;
-        dispatcher_->add(tokenOf(id), std::move(handler));
-        auto [it, inserted] = watches_.emplace(id, WatchEntry{std::move(path)});
+        auto [it, inserted] = watches_.emplace(id, WatchEntry{std::move(path), std::move(handler)});
         // While connecting, the reconnect snapshot registers it.
         if (state_ == State::connected)
             postRegister(it->second.path, tokenOf(id));
@@ -147,25 +159,24 @@ public:
         auto it = watches_.find(id);
         if (it == watches_.end())
             return;
-        // Unregister the token first: no callback from now on, even for an
-        // event already queued.
+        // Gone from watches_, the token resolves to nothing: no callback from
+        // now on, even for an event already queued.
         const std::string token = tokenOf(id);
-        dispatcher_->remove(token);
-        WatchEntry entry = std::move(it->second);
+        std::string path = std::move(it->second.path);
         watches_.erase(it);
         if (state_ != State::connected)
             return;  // the next connection simply does not register it
-        asio::post(pool_, [self = shared_from_this(), entry = std::move(entry), token, epoch = epoch_] {
+        asio::post(pool_, [self = shared_from_this(), path = std::move(path), token, epoch = epoch_] {
             if (self->stopping_ || self->poolEpoch_ != epoch || !self->watchHandle_.hasHandle())
                 return;
             errno = 0;
-            if (self->watchHandle_.api().unwatch(entry.path, token))
+            if (self->watchHandle_.api().unwatch(path, token))
                 return;
             const std::error_code ec = errnoCode(errno != 0 ? errno : EIO);
             if (isConnectionLoss(ec))
                 self->reportLost(epoch, ec, "unwatch");
             else if (ec.value() != ENOENT)
-                self->log_->warn("XS_UNWATCH_FAILED path={} err={}", entry.path, ec.message());
+                self->log_->warn("XS_UNWATCH_FAILED path={} err={}", path, ec.message());
         });
     }
 
@@ -181,9 +192,23 @@ private:
     /// A live watch; its token is tokenOf() its id.
     struct WatchEntry {
         std::string path;
+        WatchHandler handler;
     };
 
-    static std::string tokenOf(std::uint64_t id) { return "xenrdp-" + std::to_string(id); }
+    static constexpr std::string_view kTokenPrefix = "xenrdp-";
+    static std::string tokenOf(std::uint64_t id) { return std::string(kTokenPrefix) + std::to_string(id); }
+    /// The id in a token of ours; nothing for any other token.
+    static std::optional<std::uint64_t> idOf(std::string_view token)
+    {
+        if (token.substr(0, kTokenPrefix.size()) != kTokenPrefix)
+            return std::nullopt;
+        token.remove_prefix(kTokenPrefix.size());
+        std::uint64_t id = 0;
+        const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), id);
+        if (ec != std::errc() || end != token.data() + token.size() || token.empty())
+            return std::nullopt;
+        return id;
+    }
 
     /// An extra request handle and its thread (postRead()).
     struct Reader {

@@ -32,6 +32,7 @@ public:
 
     std::size_t size() const noexcept { return handlers_.size(); }
     void clear() noexcept { handlers_.clear(); }
+    void setResolver(Resolver resolver) { resolver_ = std::move(resolver); }
     std::size_t dispatched() const noexcept { return dispatched_; }
     bool attached() const noexcept { return sd_.has_value(); }
 
@@ -118,14 +119,18 @@ private:
 
     void dispatch(const std::string& token, const std::string& path)
     {
-        auto it = handlers_.find(token);
-        if (it == handlers_.end())
+        const WatchHandler* found = nullptr;
+        if (auto it = handlers_.find(token); it != handlers_.end())
+            found = &it->second;
+        else if (resolver_)
+            found = resolver_(token);
+        if (found == nullptr)
             return;  // removed while its event was queued, or not ours
         // A copy, which outlives the entry if the handler removes its own
         // watch.  (Copying beats keeping each handler in a shared_ptr: the
         // small handlers of the daemon copy without allocating, and at tens
         // of thousands of watches a separate allocation each costs memory.)
-        const WatchHandler handler = it->second;
+        const WatchHandler handler = *found;
         ++dispatched_;
         try {
             handler(std::string_view(path));
@@ -157,6 +162,7 @@ private:
     LostHandler onLost_;
     std::shared_ptr<spdlog::logger> logger_;
     std::unordered_map<std::string, WatchHandler> handlers_;
+    Resolver resolver_;
     std::optional<asio::posix::stream_descriptor> sd_;
     XsApi* api_ = nullptr;
     std::uint64_t generation_ = 0;
@@ -192,6 +198,11 @@ std::size_t WatchDispatcher::size() const noexcept
 void WatchDispatcher::clear() noexcept
 {
     impl_->clear();
+}
+
+void WatchDispatcher::setResolver(Resolver resolver)
+{
+    impl_->setResolver(std::move(resolver));
 }
 
 void WatchDispatcher::attach(XsApi& api)

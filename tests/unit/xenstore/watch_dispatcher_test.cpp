@@ -72,6 +72,31 @@ TEST_CASE_METHOD(Fixture, "WatchDispatcher ignores events with an unknown token"
     CHECK(api->queuedEvents() == 0);
 }
 
+TEST_CASE_METHOD(Fixture, "WatchDispatcher asks the resolver for tokens it was not given",
+                 "[xenstore][unit]")
+{
+    std::vector<std::string> viaAdd;
+    std::vector<std::string> viaResolver;
+    const WatchHandler owned = [&viaResolver](std::string_view p) { viaResolver.emplace_back(p); };
+    std::vector<std::string> asked;
+    dispatcher.add("added", [&viaAdd](std::string_view p) { viaAdd.emplace_back(p); });
+    dispatcher.setResolver([&](std::string_view token) -> const WatchHandler* {
+        asked.emplace_back(token);
+        return token == "owned" ? &owned : nullptr;
+    });
+    dispatcher.attach(*api);
+    api->pushEvent("/a", "added");
+    api->pushEvent("/b", "owned");
+    api->pushEvent("/c", "nobody");
+    api->pushEvent("/d", "owned");
+    REQUIRE(runUntil(io, [&] { return api->queuedEvents() == 0 && viaResolver.size() == 2; }));
+    CHECK(viaAdd == std::vector<std::string>{"/a"});
+    CHECK(viaResolver == std::vector<std::string>{"/b", "/d"});
+    // add()'s own tokens never reach the resolver; unknown ones are dropped.
+    CHECK(asked == std::vector<std::string>{"owned", "nobody", "owned"});
+    CHECK(dispatcher.dispatched() == 3);
+}
+
 TEST_CASE_METHOD(Fixture, "WatchDispatcher drops queued events of a removed token",
                  "[xenstore][unit]")
 {

@@ -46,6 +46,9 @@ using WatchHandler = std::function<void(std::string_view path)>;
 class WatchDispatcher {
 public:
     using LostHandler = std::function<void(std::error_code)>;
+    /// Finds the handler of a token that add() did not register; null if
+    /// none.  The pointer is used at once (the handler is copied, then run).
+    using Resolver = std::function<const WatchHandler*(std::string_view token)>;
 
     /// `logger` null means no logging.  Never throws except std::bad_alloc.
     WatchDispatcher(boost::asio::any_io_executor io, LostHandler onLost,
@@ -63,6 +66,9 @@ public:
     std::size_t size() const noexcept;
     /// Drops every handler (e.g. at shutdown, to release what they capture).
     void clear() noexcept;
+    /// Consulted for tokens add() does not know.  Lets an owner that keeps
+    /// its own table of watches (Connection) hold each handler once.
+    void setResolver(Resolver resolver);
 
     /// Starts waiting on `api.fileno()`.  `api` is not owned and must stay
     /// open until detach().  Attaching again detaches first.  Failure to wrap
