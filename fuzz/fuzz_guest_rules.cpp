@@ -63,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string_view line = input.substr(start, end - start);
         const std::size_t eq = line.find('=');
         if (eq != std::string_view::npos) {
-            tree[std::string(line.substr(0, eq))] =
-                sanitizeGuestValue(line.substr(eq + 1), limits.maxValueBytes);
+            tree.insert_or_assign(line.substr(0, eq),
+                                  sanitizeGuestValue(line.substr(eq + 1), limits.maxValueBytes));
         }
         start = end + 1;
     }

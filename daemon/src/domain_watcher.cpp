@@ -680,9 +680,11 @@ void DomainWatcherImpl::checkIntroduced(unsigned flags, std::shared_ptr<ScanResu
         return;
     }
     // One request per domid: at 10,000 domains 40 s one after the other, so
-    // they go in chunks to the reader handles, and the scan completes when
-    // the last chunk does.
-    const std::size_t chunks = std::min<std::size_t>(domids.size(), 4 * kXenstoreReaders);
+    // they go in chunks to the reader handles (four per reader, so that a
+    // slow chunk does not hold one back), and the scan completes when the
+    // last chunk does.
+    const std::size_t chunks =
+        std::min<std::size_t>(domids.size(), 4 * std::max<std::size_t>(1, xs_.readers()));
     auto parts = std::make_shared<std::vector<ScanResult>>(chunks);
     auto remaining = std::make_shared<std::size_t>(chunks);
     std::weak_ptr<DomainWatcherImpl> weak = weak_from_this();
@@ -1286,7 +1288,7 @@ void DomainWatcherImpl::mergeNodes(Domain& domain, std::vector<std::pair<std::st
 {
     if (nodes.empty())
         return;
-    // The tree is a sorted vector: inserting node by node would move its
+    // The tree is sorted and packed: inserting node by node would move its
     // tail once per node.  Sorted and merged, a result costs one pass.
     // A path read twice in one result keeps its last value.
     std::stable_sort(nodes.begin(), nodes.end(),
@@ -1305,11 +1307,10 @@ void DomainWatcherImpl::mergeNodes(Domain& domain, std::vector<std::pair<std::st
     // Paths already in the tree lie outside the subtree just erased (none
     // do, as reads go); they take the new value.
     metrics::GuestTree& tree = domain.tree;
-    auto fresh = std::remove_if(nodes.begin(), nodes.end(), [&tree](auto& node) {
-        auto it = tree.find(node.first);
-        if (it == tree.end())
+    auto fresh = std::remove_if(nodes.begin(), nodes.end(), [&tree](const auto& node) {
+        if (tree.count(node.first) == 0)
             return false;
-        it->second = std::move(node.second);
+        tree.insert_or_assign(node.first, node.second);
         return true;
     });
     nodes.erase(fresh, nodes.end());
@@ -1318,17 +1319,7 @@ void DomainWatcherImpl::mergeNodes(Domain& domain, std::vector<std::pair<std::st
         warnOnce(domain, WarnKind::TotalKeys, nodes[room].first);
         nodes.resize(room);
     }
-    if (nodes.empty())
-        return;
-    // (flat_map's own ordered-range insert loses elements given move
-    // iterators over std::pair in Boost 1.74, hence the merge by hand.)
-    auto old = tree.extract_sequence();
-    metrics::GuestTree::sequence_type merged;
-    merged.reserve(old.size() + nodes.size());
-    std::merge(std::make_move_iterator(old.begin()), std::make_move_iterator(old.end()),
-               std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()),
-               std::back_inserter(merged), [](const auto& a, const auto& b) { return a.first < b.first; });
-    tree.adopt_sequence(boost::container::ordered_unique_range, std::move(merged));
+    tree.mergeSorted(nodes);
 }
 
 void DomainWatcherImpl::publish(Domain& domain)

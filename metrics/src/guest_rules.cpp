@@ -42,7 +42,7 @@ std::optional<std::string> lookup(const GuestTree& tree, const std::string& key)
     if (it == tree.end()) {
         return std::nullopt;
     }
-    return it->second;
+    return std::string(it->second);
 }
 
 /// The keys below `dir` + "/" in the sorted tree, as a range of iterators.
@@ -142,7 +142,7 @@ StringMap deriveOther(const GuestTree& tree) {
         if (name == "feature-suspend" && cantSuspendReason) {
             other.emplace("data-cant-suspend-reason", *cantSuspendReason);
         } else {
-            other.emplace(std::string(name), it->second);
+            other.emplace(std::string(name), std::string(it->second));
         }
     }
     // data/ts is the one data/ key xapi copies; it wins over a guest-written
@@ -294,7 +294,7 @@ StringMap deriveServices(const GuestTree& tree) {
             rest.find('/', slash + 1) != std::string_view::npos) {
             continue;  // only data/service/<s>/<k>
         }
-        services.emplace(std::string(rest), it->second);
+        services.emplace(std::string(rest), std::string(it->second));
     }
     return services;
 }

@@ -9,19 +9,15 @@
 #include <string>
 #include <string_view>
 
-#include <boost/container/flat_map.hpp>
-
+#include <metrics/guest_tree.hpp>
 #include <metrics/records.hpp>
 
 namespace xenrdp::metrics {
 
-/// What the daemon read below /local/domain/<domid>/: paths relative to that
-/// node ("control/feature-ts2", "data/ts", "attr/vif/0/ipv4/0", ...) mapped to
-/// their (already sanitized) values.  Includes only the watched subtrees.
-/// A flat map, like the records' maps: one is kept per guest, and a tree
-/// node per key was the largest item of a guest's memory.  Whoever fills it
-/// should insert sorted runs at once (the watcher merges each read result).
-using GuestTree = boost::container::flat_map<std::string, std::string>;
+// GuestTree (metrics/guest_tree.hpp): what the daemon read below
+// /local/domain/<domid>/, paths relative to that node ("control/feature-ts2",
+// "data/ts", "attr/vif/0/ipv4/0", ...) with their (already sanitized)
+// values.  Includes only the watched subtrees.
 
 /// Caps on what one guest can make the daemon keep.
 struct GuestLimits {

@@ -20,7 +20,7 @@ GuestTree toolstackKeys() {
 }
 
 GuestTree merged(GuestTree base, const GuestTree& extra) {
-    for (const auto& [key, value] : extra) {
+    for (const auto [key, value] : extra) {
         base.insert_or_assign(key, value);
     }
     return base;
@@ -155,7 +155,7 @@ TEST_CASE("other keeps at most maxKeysPerTree keys, the lexicographically first"
     for (int i = 0; i < 300; ++i) {
         std::string number = std::to_string(i);
         number.insert(0, 3 - number.size(), '0');
-        tree.emplace("control/k" + number, "v");
+        tree.insert_or_assign("control/k" + number, "v");
     }
     GuestLimits limits;
     limits.maxKeysPerTree = 256;
@@ -253,7 +253,7 @@ TEST_CASE("SR-IOV virtual functions under xenserver/attr add network keys",
 TEST_CASE("networks keeps at most maxKeysPerTree keys", "[metrics][guest_rules]") {
     GuestTree tree;
     for (int i = 0; i < 100; ++i) {
-        tree.emplace("attr/vif/0/ipv4/" + std::to_string(i), "10.0.0.1");
+        tree.insert_or_assign("attr/vif/0/ipv4/" + std::to_string(i), "10.0.0.1");
     }
     GuestLimits limits;
     limits.maxKeysPerTree = 10;

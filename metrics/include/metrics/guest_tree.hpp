@@ -1,0 +1,122 @@
+#pragma once
+/// What the daemon keeps of one guest's xenstore tree: sorted (path, value)
+/// pairs, packed.
+///
+/// One is kept per running guest, so its size is most of what a guest costs
+/// the daemon.  A map of std::string pairs spent 64 bytes a node plus a heap
+/// block for each path or value over 15 bytes (most paths are); here every
+/// path and value lives in one buffer and a node is four 32-bit words.
+///
+/// Not thread-safe.  Iterators, and the views they give, are invalidated by
+/// any change to the tree.
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace xenrdp::metrics {
+
+class GuestTree {
+public:
+    using Node = std::pair<std::string_view, std::string_view>;  ///< (path, value)
+
+    class const_iterator {
+    public:
+        /// Lets `it->first` work as it does on a map iterator.
+        struct Arrow {
+            Node node;
+            const Node* operator->() const noexcept { return &node; }
+        };
+
+        // A forward iterator in use, though it yields nodes by value.
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = Node;
+        using difference_type = std::ptrdiff_t;
+        using pointer = Arrow;
+        using reference = Node;
+
+        const_iterator() = default;
+        Node operator*() const noexcept { return tree_->node(index_); }
+        Arrow operator->() const noexcept { return Arrow{tree_->node(index_)}; }
+        const_iterator& operator++() noexcept
+        {
+            ++index_;
+            return *this;
+        }
+        const_iterator operator++(int) noexcept
+        {
+            const_iterator before = *this;
+            ++index_;
+            return before;
+        }
+        bool operator==(const const_iterator& other) const noexcept { return index_ == other.index_; }
+        bool operator!=(const const_iterator& other) const noexcept { return index_ != other.index_; }
+
+    private:
+        friend class GuestTree;
+        const_iterator(const GuestTree* tree, std::size_t index) noexcept : tree_(tree), index_(index) {}
+        const GuestTree* tree_ = nullptr;
+        std::size_t index_ = 0;
+    };
+    using iterator = const_iterator;
+
+    GuestTree() = default;
+    /// Later duplicates of a path replace earlier ones (tests, fuzzing).
+    GuestTree(std::initializer_list<Node> nodes);
+
+    const_iterator begin() const noexcept { return {this, 0}; }
+    const_iterator end() const noexcept { return {this, slots_.size()}; }
+    std::size_t size() const noexcept { return slots_.size(); }
+    bool empty() const noexcept { return slots_.empty(); }
+
+    const_iterator find(std::string_view path) const noexcept;
+    /// The first node whose path is not less than `path`.
+    const_iterator lower_bound(std::string_view path) const noexcept;
+    std::size_t count(std::string_view path) const noexcept { return find(path) == end() ? 0 : 1; }
+
+    /// Sets `path` to `value`, adding the node if need be.  O(size) for a
+    /// new path; merge() is the way to add many.
+    void insert_or_assign(std::string_view path, std::string_view value);
+    /// Adds nodes whose paths are sorted, unique and not in the tree, in
+    /// one pass over the tree.
+    void mergeSorted(const std::vector<std::pair<std::string, std::string>>& nodes);
+    /// Removes `path` if present; returns how many nodes went (0 or 1).
+    std::size_t erase(std::string_view path);
+    void erase(const_iterator first, const_iterator last);
+    void clear() noexcept;
+
+    /// Bytes held, for tests and statistics.
+    std::size_t capacityBytes() const noexcept
+    {
+        return slots_.capacity() * sizeof(Slot) + blob_.capacity();
+    }
+
+    friend bool operator==(const GuestTree& a, const GuestTree& b);
+
+private:
+    struct Slot {
+        std::uint32_t pathOffset;
+        std::uint32_t pathSize;
+        std::uint32_t valueOffset;
+        std::uint32_t valueSize;
+    };
+
+    Node node(std::size_t index) const noexcept;
+    std::string_view pathAt(std::size_t index) const noexcept;
+    std::uint32_t append(std::string_view bytes);
+    Slot makeSlot(std::string_view path, std::string_view value);
+    /// Counts bytes no node uses any more; rewrites the buffer when they
+    /// are most of it, and keeps small trees without spare capacity.
+    void dropBytes(std::size_t bytes);
+    void tidy();
+
+    std::vector<Slot> slots_;  ///< sorted by path
+    std::string blob_;         ///< every path and value, back to back
+    std::size_t garbage_ = 0;  ///< bytes of blob_ no slot refers to
+};
+
+}  // namespace xenrdp::metrics

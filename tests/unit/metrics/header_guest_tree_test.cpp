@@ -1,0 +1,2 @@
+// Compiles metrics/guest_tree.hpp on its own (STYLE.md §4.3).
+#include <metrics/guest_tree.hpp>
