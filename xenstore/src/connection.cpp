@@ -123,6 +123,8 @@ public:
         postJob(std::move(job), std::move(done));
     }
 
+    std::size_t readerCount() const noexcept { return options_.readers; }
+
     void postRead(std::function<void(Client&)> job, std::function<void()> done)
     {
         if (readers_.empty() || state_ != State::connected) {
@@ -672,6 +674,11 @@ void Connection::post(std::function<void(Client&)> job, std::function<void()> do
 void Connection::postRead(std::function<void(Client&)> job, std::function<void()> done)
 {
     impl_->postRead(std::move(job), std::move(done));
+}
+
+std::size_t Connection::readers() const noexcept
+{
+    return impl_->readerCount();
 }
 
 Watch Connection::watch(std::string path, WatchHandler handler)

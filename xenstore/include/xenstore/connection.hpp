@@ -136,6 +136,8 @@ public:
     /// disconnected, or when a reader cannot open its handle.  A reader
     /// whose handle is lost starts the reconnection, as post() does.
     void postRead(std::function<void(Client&)> job, std::function<void()> done = {});
+    /// The reader handles postRead() spreads jobs over (ConnectionOptions).
+    [[nodiscard]] std::size_t readers() const noexcept;
 
     /// Registers a watch on `path` (a node or "@introduceDomain" /
     /// "@releaseDomain") with a fresh unique token.  The handler fires once
