@@ -500,7 +500,7 @@ private:
     void applyBatch(Domain& domain, ReadBatch& batch);
     void applyResult(Domain& domain, OpResult& result);
     /// Puts a read result's nodes into the domain's tree, within the
-    /// per-domain key budget.  Leaves `nodes` moved from.
+    /// per-domain key budget.  Sorts `nodes` and may shorten it.
     void mergeNodes(Domain& domain, std::vector<std::pair<std::string, std::string>>& nodes);
     /// Derives the guest's fields from its tree and updates its
     /// guest-metrics record if they differ from the record's.
@@ -1289,31 +1289,11 @@ void DomainWatcherImpl::mergeNodes(Domain& domain, std::vector<std::pair<std::st
     if (nodes.empty())
         return;
     // The tree is sorted and packed: inserting node by node would move its
-    // tail once per node.  Sorted and merged, a result costs one pass.
-    // A path read twice in one result keeps its last value.
+    // tail once per node.  Sorted (stably: a path read twice keeps its last
+    // value) and merged, a result costs one pass.
     std::stable_sort(nodes.begin(), nodes.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
-    auto kept = nodes.begin();
-    for (auto it = nodes.begin(); it != nodes.end(); ++it) {
-        if (kept != nodes.begin() && std::prev(kept)->first == it->first) {
-            std::prev(kept)->second = std::move(it->second);
-            continue;
-        }
-        if (kept != it)
-            *kept = std::move(*it);
-        ++kept;
-    }
-    nodes.erase(kept, nodes.end());
-    // Paths already in the tree lie outside the subtree just erased (none
-    // do, as reads go); they take the new value.
     metrics::GuestTree& tree = domain.tree;
-    auto fresh = std::remove_if(nodes.begin(), nodes.end(), [&tree](const auto& node) {
-        if (tree.count(node.first) == 0)
-            return false;
-        tree.insert_or_assign(node.first, node.second);
-        return true;
-    });
-    nodes.erase(fresh, nodes.end());
     const std::size_t room = tree.size() < opts_.limits.maxTotalKeys ? opts_.limits.maxTotalKeys - tree.size() : 0;
     if (nodes.size() > room) {
         warnOnce(domain, WarnKind::TotalKeys, nodes[room].first);

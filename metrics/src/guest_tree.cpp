@@ -106,14 +106,22 @@ void GuestTree::mergeSorted(const std::vector<std::pair<std::string, std::string
     std::vector<Slot> merged;
     merged.reserve(slots_.size() + nodes.size());
     std::size_t mine = 0;
-    for (const auto& [path, value] : nodes) {
+    std::size_t replaced = 0;  // bytes of nodes given a new value
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const auto& [path, value] = nodes[i];
+        if (i + 1 < nodes.size() && nodes[i + 1].first == path)
+            continue;  // a later value for the same path wins
         while (mine < slots_.size() && pathAt(mine) < path)
             merged.push_back(slots_[mine++]);
+        if (mine < slots_.size() && pathAt(mine) == path) {
+            replaced += slots_[mine].pathSize + slots_[mine].valueSize;
+            ++mine;
+        }
         merged.push_back(makeSlot(path, value));
     }
     merged.insert(merged.end(), slots_.begin() + static_cast<std::ptrdiff_t>(mine), slots_.end());
     slots_ = std::move(merged);
-    tidy();
+    dropBytes(replaced);
 }
 
 std::size_t GuestTree::erase(std::string_view path)

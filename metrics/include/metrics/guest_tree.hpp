@@ -81,8 +81,9 @@ public:
     /// Sets `path` to `value`, adding the node if need be.  O(size) for a
     /// new path; merge() is the way to add many.
     void insert_or_assign(std::string_view path, std::string_view value);
-    /// Adds nodes whose paths are sorted, unique and not in the tree, in
-    /// one pass over the tree.
+    /// Adds or replaces nodes given sorted by path, in one pass over the
+    /// tree.  A path given twice keeps its last value; a path already in
+    /// the tree takes the new one.
     void mergeSorted(const std::vector<std::pair<std::string, std::string>>& nodes);
     /// Removes `path` if present; returns how many nodes went (0 or 1).
     std::size_t erase(std::string_view path);

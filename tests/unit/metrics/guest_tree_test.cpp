@@ -70,6 +70,14 @@ TEST_CASE("GuestTree merges a sorted run into the gap and keeps no slack", "[met
     CHECK(tree.capacityBytes() <= bytes + 5 * 16 + 15);
 }
 
+TEST_CASE("GuestTree merge replaces paths it holds, and a path given twice keeps its last value",
+          "[metrics][guest_tree]")
+{
+    GuestTree tree{{"data/a", "old"}, {"data/c", "kept"}};
+    tree.mergeSorted({{"data/a", "first"}, {"data/a", "new"}, {"data/b", "added"}});
+    CHECK(tree == GuestTree{{"data/a", "new"}, {"data/b", "added"}, {"data/c", "kept"}});
+}
+
 TEST_CASE("GuestTree agrees with a std::map under random changes", "[metrics][guest_tree]")
 {
     std::mt19937 random(20261130);
@@ -103,14 +111,13 @@ TEST_CASE("GuestTree agrees with a std::map under random changes", "[metrics][gu
             break;
         }
         default: {
-            std::map<std::string, std::string> fresh;
-            for (int i = 0; i < 5; ++i) {
-                const std::string p = path();
-                if (model.count(p) == 0)
-                    fresh[p] = value();
-            }
-            tree.mergeSorted({fresh.begin(), fresh.end()});
-            model.insert(fresh.begin(), fresh.end());
+            // New paths and paths the tree holds, as a read result brings.
+            std::map<std::string, std::string> merged;
+            for (int i = 0; i < 5; ++i)
+                merged[path()] = value();
+            tree.mergeSorted({merged.begin(), merged.end()});
+            for (const auto& [p, v] : merged)
+                model[p] = v;
             break;
         }
         }
