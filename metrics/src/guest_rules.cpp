@@ -427,12 +427,6 @@ GuestFields deriveGuestFields(const GuestTree& tree, const GuestLimits& limits) 
     capKeys(fields.networks, limits.maxKeysPerTree);
     capKeys(fields.pvDriversVersion, limits.maxKeysPerTree);
     capKeys(fields.services, limits.maxKeysPerTree);
-    // The maps are kept (in the record) until the guest writes again:
-    // drop the slack their growth left.
-    for (StringMap* map : {&fields.other, &fields.networks, &fields.osVersion, &fields.pvDriversVersion,
-                           &fields.netbiosName, &fields.services}) {
-        map->shrink_to_fit();
-    }
     return fields;
 }
 

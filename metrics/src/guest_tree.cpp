@@ -20,7 +20,7 @@ GuestTree::GuestTree(std::initializer_list<Node> nodes)
         insert_or_assign(path, value);
 }
 
-GuestTree::Node GuestTree::node(std::size_t index) const noexcept
+GuestTree::Node GuestTree::pairAt(std::size_t index) const noexcept
 {
     const Slot& s = slots_[index];
     return {std::string_view(blob_).substr(s.pathOffset, s.pathSize),
@@ -52,7 +52,7 @@ GuestTree::const_iterator GuestTree::lower_bound(std::string_view path) const no
 GuestTree::const_iterator GuestTree::find(std::string_view path) const noexcept
 {
     const auto it = lower_bound(path);
-    return it != end() && pathAt(it.index_) == path ? it : end();
+    return it != end() && pathAt(it.index()) == path ? it : end();
 }
 
 std::uint32_t GuestTree::append(std::string_view bytes)
@@ -76,7 +76,7 @@ GuestTree::Slot GuestTree::makeSlot(std::string_view path, std::string_view valu
 
 void GuestTree::insert_or_assign(std::string_view path, std::string_view value)
 {
-    const auto at = lower_bound(path).index_;
+    const auto at = lower_bound(path).index();
     if (at < slots_.size() && pathAt(at) == path) {
         // dropBytes() may move slots_: `s` is not used after it.
         Slot& s = slots_[at];
@@ -129,19 +129,19 @@ std::size_t GuestTree::erase(std::string_view path)
     const auto it = find(path);
     if (it == end())
         return 0;
-    erase(it, const_iterator(this, it.index_ + 1));
+    erase(it, const_iterator(this, it.index() + 1));
     return 1;
 }
 
 void GuestTree::erase(const_iterator first, const_iterator last)
 {
-    if (first.index_ >= last.index_)
+    if (first.index() >= last.index())
         return;
     std::size_t freed = 0;
-    for (std::size_t i = first.index_; i < last.index_; ++i)
+    for (std::size_t i = first.index(); i < last.index(); ++i)
         freed += slots_[i].pathSize + slots_[i].valueSize;
-    slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(first.index_),
-                 slots_.begin() + static_cast<std::ptrdiff_t>(last.index_));
+    slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(first.index()),
+                 slots_.begin() + static_cast<std::ptrdiff_t>(last.index()));
     dropBytes(freed);
 }
 
@@ -189,7 +189,7 @@ bool operator==(const GuestTree& a, const GuestTree& b)
     if (a.size() != b.size())
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        if (a.node(i) != b.node(i))
+        if (a.pairAt(i) != b.pairAt(i))
             return false;
     }
     return true;

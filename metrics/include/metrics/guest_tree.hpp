@@ -12,11 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <metrics/index_iterator.hpp>
 
 namespace xenrdp::metrics {
 
@@ -24,44 +25,7 @@ class GuestTree {
 public:
     using Node = std::pair<std::string_view, std::string_view>;  ///< (path, value)
 
-    class const_iterator {
-    public:
-        /// Lets `it->first` work as it does on a map iterator.
-        struct Arrow {
-            Node node;
-            const Node* operator->() const noexcept { return &node; }
-        };
-
-        // A forward iterator in use, though it yields nodes by value.
-        using iterator_category = std::forward_iterator_tag;
-        using value_type = Node;
-        using difference_type = std::ptrdiff_t;
-        using pointer = Arrow;
-        using reference = Node;
-
-        const_iterator() = default;
-        Node operator*() const noexcept { return tree_->node(index_); }
-        Arrow operator->() const noexcept { return Arrow{tree_->node(index_)}; }
-        const_iterator& operator++() noexcept
-        {
-            ++index_;
-            return *this;
-        }
-        const_iterator operator++(int) noexcept
-        {
-            const_iterator before = *this;
-            ++index_;
-            return before;
-        }
-        bool operator==(const const_iterator& other) const noexcept { return index_ == other.index_; }
-        bool operator!=(const const_iterator& other) const noexcept { return index_ != other.index_; }
-
-    private:
-        friend class GuestTree;
-        const_iterator(const GuestTree* tree, std::size_t index) noexcept : tree_(tree), index_(index) {}
-        const GuestTree* tree_ = nullptr;
-        std::size_t index_ = 0;
-    };
+    using const_iterator = IndexIterator<GuestTree, Node>;
     using iterator = const_iterator;
 
     GuestTree() = default;
@@ -106,7 +70,8 @@ private:
         std::uint32_t valueSize;
     };
 
-    Node node(std::size_t index) const noexcept;
+    friend const_iterator;
+    Node pairAt(std::size_t index) const noexcept;
     std::string_view pathAt(std::size_t index) const noexcept;
     std::uint32_t append(std::string_view bytes);
     Slot makeSlot(std::string_view path, std::string_view value);

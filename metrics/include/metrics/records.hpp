@@ -5,18 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-
-#include <boost/container/flat_map.hpp>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include <metrics/compact_map.hpp>
+#include <metrics/string_map.hpp>
+
 namespace xenrdp::metrics {
 
-/// A sorted vector of pairs rather than a tree: the record maps are small,
-/// written whole and read in order, and a std::map node costs 48 bytes plus
-/// the allocator's overhead per entry (docs/PERFORMANCE.md, Memory).
-using StringMap = boost::container::flat_map<std::string, std::string>;
 using TimePoint = std::chrono::system_clock::time_point;
 
 /// "OpaqueRef:NULL", the null reference.
@@ -63,16 +60,18 @@ struct VmRecord {
     bool operator==(const VmRecord&) const = default;
 };
 
+/// Its maps are CompactMaps: they are kept per guest for as long as it
+/// runs and only ever replaced whole.
 struct GuestMetricsRecord {
     std::string uuid;
-    StringMap osVersion;
-    StringMap pvDriversVersion;
+    CompactMap osVersion;
+    CompactMap pvDriversVersion;
     bool pvDriversUpToDate = false;
     bool pvDriversDetected = false;
-    StringMap networks;
-    StringMap other;
-    StringMap netbiosName;
-    StringMap services;
+    CompactMap networks;
+    CompactMap other;
+    CompactMap netbiosName;
+    CompactMap services;
     TimePoint lastUpdated{};
     bool live = true;
     Tristate canUseHotplugVbd = Tristate::Unspecified;

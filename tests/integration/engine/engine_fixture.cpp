@@ -114,7 +114,7 @@ std::optional<std::string> Engine::other(const std::string& uuid, const std::str
     auto it = g->other.find(key);
     if (it == g->other.end())
         return std::nullopt;
-    return it->second;
+    return std::string(it->second);
 }
 
 std::size_t Engine::logCount(const std::string& needle) const

@@ -206,7 +206,7 @@ TEST_CASE("The control/ children kept over the cap are the sorted first, whateve
         std::vector<std::string> names;
         if (const auto* gm = engine.gm(uuid))
             for (const auto& entry : gm->other)
-                names.push_back(entry.first);
+                names.emplace_back(entry.first);
         return names;
     };
     // Applies one guest write and waits until the record matches a listing.
@@ -336,7 +336,7 @@ TEST_CASE("Hundreds of services and driver entries are capped with one warning",
     const auto* gm = engine.gm(guests.hostile);
     // The alphabetically first services: data/service/s000 .. s255.
     CHECK(gm->services.begin()->first == "s000/state");
-    CHECK(gm->services.rbegin()->first == "s" + std::to_string(cap - 1) + "/state");
+    CHECK(gm->services.toStringMap().rbegin()->first == "s" + std::to_string(cap - 1) + "/state");
     CHECK(gm->pvDriversVersion.size() == cap);
     CHECK(engine.logCount("GUEST_LIMIT_EXCEEDED domid=5 kind=children") == 1);
     CHECK(victimStillServed(engine, guests, "1"));

@@ -34,7 +34,7 @@ Family familyOf(const std::string& text)
 
 }  // namespace
 
-std::optional<std::string> guestAddress(const metrics::StringMap& networks)
+std::optional<std::string> guestAddress(const metrics::CompactMap& networks)
 {
     // (family, device, kind: 0 = "ip", 1 = "ipvN/<i>", index) -> value
     using Key = std::tuple<int, unsigned, int, unsigned>;
@@ -58,18 +58,18 @@ std::optional<std::string> guestAddress(const metrics::StringMap& networks)
         } else {
             continue;
         }
-        const Family family = familyOf(value);
+        const Family family = familyOf(std::string(value));
         if (family == Family::None) continue;
         if (rest.rfind("ipv4/", 0) == 0 && family != Family::V4) continue;
         if (rest.rfind("ipv6/", 0) == 0 && family != Family::V6) continue;
         const Key rank{family == Family::V4 ? 0 : 1, *device, kind, index};
-        if (!best || rank < best->first) best.emplace(rank, value);
+        if (!best || rank < best->first) best.emplace(rank, std::string(value));
     }
     if (!best) return std::nullopt;
     return best->second;
 }
 
-bool rdpReported(const metrics::StringMap& other)
+bool rdpReported(const metrics::CompactMap& other)
 {
     auto it = other.find("data-ts");
     return it != other.end() && !it->second.empty() && it->second != "0";

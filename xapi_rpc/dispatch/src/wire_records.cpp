@@ -19,11 +19,12 @@ using metrics::VmRecord;
 const char* const kNull = metrics::kNullRef;
 const char* const kEpoch = "19700101T00:00:00Z";
 
-Value mapValue(const StringMap& map)
+template <class Map>
+Value mapValue(const Map& map)
 {
     Struct s;
     s.reserve(map.size());
-    for (const auto& [k, v] : map) s.emplace_back(k, Value(v));
+    for (const auto& [k, v] : map) s.emplace_back(std::string(k), Value(std::string(v)));
     return Value(std::move(s));
 }
 
@@ -296,7 +297,7 @@ std::vector<WireField> guestMetricsFields()
 {
     using G = GuestMetricsRecord;
     std::vector<WireField> t;
-    auto map = [&t](const char* name, StringMap G::*member) {
+    auto map = [&t](const char* name, metrics::CompactMap G::*member) {
         t.push_back(field<G>(name, [member](const G& g, const FieldContext&) { return mapValue(g.*member); }));
     };
     auto flag = [&t](const char* name, bool G::*member) {

@@ -62,7 +62,7 @@ TEST_CASE("ConsoleTracker lists an rdp console once the guest reports RDP and an
     CHECK(store.count(metrics::ObjectClass::Console) == 0);
 
     auto gm = *store.getAs<metrics::GuestMetricsRecord>(g.gmRef);
-    gm.other["data-ts"] = "1";
+    gm.other = gm.other.with("data-ts", "1");
     store.update(g.gmRef, metrics::Record{gm});
     settle(io);
     auto console = tracker.consoleOf(g.vmRef);
@@ -76,7 +76,7 @@ TEST_CASE("ConsoleTracker lists an rdp console once the guest reports RDP and an
 
     SECTION("the location follows the address")
     {
-        gm.networks["0/ip"] = "192.0.2.11";
+        gm.networks = gm.networks.with("0/ip", "192.0.2.11");
         store.update(g.gmRef, metrics::Record{gm});
         settle(io);
         CHECK(store.getAs<metrics::ConsoleRecord>(*console)->location == "rdp://192.0.2.11:3389");
@@ -91,7 +91,7 @@ TEST_CASE("ConsoleTracker lists an rdp console once the guest reports RDP and an
     }
     SECTION("RDP off removes it")
     {
-        gm.other["data-ts"] = "0";
+        gm.other = gm.other.with("data-ts", "0");
         store.update(g.gmRef, metrics::Record{gm});
         settle(io);
         CHECK(store.count(metrics::ObjectClass::Console) == 0);

@@ -176,7 +176,7 @@ TEST_CASE("Console requests are refused with Nova's statuses", "[console][unit]"
     SECTION("409 for a halted VM or one without an address")
     {
         auto gm = *f.store.getAs<metrics::GuestMetricsRecord>(f.gmRef);
-        gm.networks.clear();
+        gm.networks = {};
         f.store.update(f.gmRef, metrics::Record{gm});
         auto r = f.send(Fixture::request("POST", action, R"({"os-getRDPConsole": {"type": "rdp-html5"}})", {kOperator}));
         CHECK(r.status == 409);

@@ -99,7 +99,7 @@ TEST_CASE("A later token returns only what changed, as mod, add or del", "[dispa
     const std::string s = f.login();
     const std::string token = tokenOf(from(f, s, {"*"}, "", 1.0));
     auto gm = *f.store.getAs<metrics::GuestMetricsRecord>(f.gmRef);
-    gm.other["data-ts"] = "1";
+    gm.other = gm.other.with("data-ts", "1");
     REQUIRE(f.store.update(f.gmRef, gm));
     metrics::VmRecord vm;
     vm.uuid = metrics::randomUuid();
@@ -199,7 +199,7 @@ TEST_CASE("event.from blocks until a change and then reports it", "[dispatch][ev
     boost::asio::steady_timer timer(f.io, std::chrono::milliseconds(50));
     timer.async_wait([&f](const boost::system::error_code&) {
         auto gm = *f.store.getAs<metrics::GuestMetricsRecord>(f.gmRef);
-        gm.other["data-ts"] = "1";
+        gm.other = gm.other.with("data-ts", "1");
         f.store.update(f.gmRef, gm);
     });
     REQUIRE(runUntil(f.io, [&pending] { return pending->has_value(); }));

@@ -15,10 +15,10 @@ namespace xenrdp::xapi_rpc::console {
 /// device n and index i first), then IPv6 ("<n>/ipv6/<i>", same order;
 /// link-local fe80::/10 skipped, it needs a zone).  Values that are not a
 /// valid address (inet_pton) are skipped.  nullopt when none is usable.
-[[nodiscard]] std::optional<std::string> guestAddress(const metrics::StringMap& networks);
+[[nodiscard]] std::optional<std::string> guestAddress(const metrics::CompactMap& networks);
 
 /// True when the guest reports RDP on: other["data-ts"] present and not "0".
-[[nodiscard]] bool rdpReported(const metrics::StringMap& other);
+[[nodiscard]] bool rdpReported(const metrics::CompactMap& other);
 
 /// "rdp://<addr>:<port>", IPv6 in brackets.
 [[nodiscard]] std::string rdpLocation(const std::string& address, std::uint16_t port);
