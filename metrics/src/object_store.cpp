@@ -90,9 +90,11 @@ bool ObjectStore::update(const std::string& ref, Record record) {
     // swap in a new shared record instead of mutating the old one.
     auto next = std::make_shared<const Record>(std::move(record));
     std::shared_ptr<const Record> previous = std::exchange(entry.record, next);
+    // Indexed again even under the same uuid: the index's key views the
+    // uuid inside the record, and the old record may go with its last reader.
     const std::string& oldUuid = uuidOf(*previous);
+    indexUuid(entry.cls, uuidOf(*next), *it);
     if (oldUuid != uuidOf(*next)) {
-        indexUuid(entry.cls, uuidOf(*next), *it);
         unindexUuid(entry.cls, oldUuid, ref);
     }
     bump(*it, entry);
@@ -141,9 +143,20 @@ void ObjectStore::bump(const Object& object, Entry& entry) {
 }
 
 void ObjectStore::indexUuid(ObjectClass cls, const std::string& uuid, const Object& object) {
-    if (!uuid.empty()) {
-        byUuid_[classIndex(cls)][uuid] = &object;
+    if (uuid.empty()) {
+        return;
     }
+    auto& index = byUuid_[classIndex(cls)];
+    // An entry already there keeps its node, but its key must view `uuid`
+    // (this record's), not the string of the record it was made for.
+    auto node = index.extract(uuid);
+    if (node.empty()) {
+        index.emplace(uuid, &object);
+        return;
+    }
+    node.key() = uuid;
+    node.mapped() = &object;
+    index.insert(std::move(node));
 }
 
 void ObjectStore::unindexUuid(ObjectClass cls, const std::string& uuid, const std::string& ref) {
@@ -158,7 +171,7 @@ void ObjectStore::unindexUuid(ObjectClass cls, const std::string& uuid, const st
     for (const Object& object : objects_) {
         const auto& [otherRef, other] = object;
         if (otherRef != ref && other.cls == cls && uuidOf(*other.record) == uuid) {
-            index.emplace(uuid, &object);
+            index.emplace(uuidOf(*other.record), &object);  // a view of the record that stays
             break;
         }
     }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -148,7 +149,9 @@ private:
     std::map<std::uint64_t, const Object*> byGeneration_;
     std::map<std::uint64_t, Tombstone> deleted_;         ///< deletions by generation
     /// uuid -> the object (an element of objects_, as in byGeneration_).
-    std::array<std::unordered_map<std::string, const Object*>, kObjectClassCount> byUuid_;
+    /// The key views the uuid in that object's current record: indexUuid()
+    /// re-points it whenever the record is replaced.
+    std::array<std::unordered_map<std::string_view, const Object*>, kObjectClassCount> byUuid_;
     std::array<std::size_t, kObjectClassCount> counts_{};
     std::map<WaiterId, std::function<void()>> waiters_;
     WaiterId nextWaiter_ = 1;

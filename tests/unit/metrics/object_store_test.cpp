@@ -519,6 +519,41 @@ TEST_CASE("findByUuid keeps a duplicate uuid findable after one holder goes",
     CHECK(store.findByUuid(ObjectClass::Vm, "dup") == first);
 }
 
+TEST_CASE("findByUuid holds across updates that free the records it was indexed from",
+          "[metrics][object_store]") {
+    // Uuids past the short-string buffer live on the heap: a key left
+    // viewing a freed record would read freed memory (ASan in CI).
+    const std::string uuidA = "aaaaaaaa-0000-4000-8000-000000000001";
+    const std::string uuidB = "bbbbbbbb-0000-4000-8000-000000000002";
+    ObjectStore store;
+    const auto a = store.add(vm(uuidA, "a0"));
+    const auto b = store.add(vm(uuidB, "b0"));
+    for (int i = 1; i <= 3; ++i) {
+        REQUIRE(store.update(a, vm(uuidA, "a" + std::to_string(i))));
+        REQUIRE(store.update(b, vm(uuidB, "b" + std::to_string(i))));
+    }
+    CHECK(store.findByUuid(ObjectClass::Vm, uuidA) == a);
+    CHECK(store.findByUuid(ObjectClass::Vm, uuidB) == b);
+
+    SECTION("a duplicate uuid: the one updated last wins, the other stays findable") {
+        const auto dup = store.add(vm(uuidA, "dup"));
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidA) == dup);
+        REQUIRE(store.update(a, vm(uuidA, "a-again")));
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidA) == a);
+        store.remove(a);
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidA) == dup);
+        REQUIRE(store.update(dup, vm(uuidA, "dup2")));
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidA) == dup);
+    }
+    SECTION("moving to another uuid leaves the first one to nobody") {
+        REQUIRE(store.update(a, vm(uuidB, "a-as-b")));
+        CHECK_FALSE(store.findByUuid(ObjectClass::Vm, uuidA));
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidB) == a);
+        store.remove(a);
+        CHECK(store.findByUuid(ObjectClass::Vm, uuidB) == b);
+    }
+}
+
 TEST_CASE("all lists one class ordered by ref and count follows adds and removals",
           "[metrics][object_store]") {
     ObjectStore store;

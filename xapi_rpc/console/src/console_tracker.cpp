@@ -105,7 +105,7 @@ void ConsoleTracker::sync()
         for (const auto& change : result.changes) {
             if (change.cls == ObjectClass::GuestMetrics) {
                 auto vm = gmToVm_.find(change.ref);
-                if (vm != gmToVm_.end()) dirty.insert(vm->second);
+                if (vm != gmToVm_.end()) dirty.emplace(vm->second);
                 continue;
             }
             if (change.op == metrics::ChangeOp::Del || !change.snapshot) {
@@ -115,17 +115,19 @@ void ConsoleTracker::sync()
             }
             const auto* vm = std::get_if<metrics::VmRecord>(change.snapshot.get());
             if (vm == nullptr) continue;
-            VmState next{vm->guestMetrics, vm->powerState == metrics::PowerState::Running, vm->domid};
+            const bool running = vm->powerState == metrics::PowerState::Running;
             auto known = vms_.find(change.ref);
             if (known != vms_.end()) {
-                const VmState& prev = known->second;
-                const bool stopped = prev.running && !next.running;
-                const bool rebooted = prev.domid >= 0 && next.domid >= 0 && prev.domid != next.domid;
-                if ((stopped || rebooted) && onVmStopped_) onVmStopped_(change.ref, next.running ? next.domid : -1);
-                if (prev.guestMetrics != next.guestMetrics) gmToVm_.erase(prev.guestMetrics);
+                const metrics::VmRecord& prev = known->second.vm();
+                const bool stopped = prev.powerState == metrics::PowerState::Running && !running;
+                const bool rebooted = prev.domid >= 0 && vm->domid >= 0 && prev.domid != vm->domid;
+                if ((stopped || rebooted) && onVmStopped_) onVmStopped_(change.ref, running ? vm->domid : -1);
+                unlinkGuestMetrics(*known);
+                known->second.snapshot = change.snapshot;
+            } else {
+                known = vms_.emplace(change.ref, VmState{change.snapshot}).first;
             }
-            if (next.guestMetrics != metrics::kNullRef) gmToVm_[next.guestMetrics] = change.ref;
-            vms_[change.ref] = next;
+            linkGuestMetrics(*known);
             dirty.insert(change.ref);
         }
         for (const auto& ref : dirty) evaluate(ref);
@@ -184,12 +186,28 @@ void ConsoleTracker::forgetVm(const std::string& vmRef)
 {
     auto it = vms_.find(vmRef);
     if (it != vms_.end()) {
-        const bool wasRunning = it->second.running;
-        gmToVm_.erase(it->second.guestMetrics);
+        const bool wasRunning = it->second.vm().powerState == metrics::PowerState::Running;
+        unlinkGuestMetrics(*it);
         vms_.erase(it);
         if (wasRunning && onVmStopped_) onVmStopped_(vmRef, -1);
     }
     removeConsole(vmRef);
+}
+
+void ConsoleTracker::unlinkGuestMetrics(const VmEntry& entry)
+{
+    auto it = gmToVm_.find(entry.second.vm().guestMetrics);
+    if (it != gmToVm_.end() && it->second.data() == entry.first.data()) gmToVm_.erase(it);
+}
+
+void ConsoleTracker::linkGuestMetrics(const VmEntry& entry)
+{
+    const std::string& gmRef = entry.second.vm().guestMetrics;
+    if (gmRef == metrics::kNullRef) return;
+    // Another VM naming the same ref (bad input) loses it, as before; its
+    // entry goes whole, so that no view of its record is left behind.
+    gmToVm_.erase(gmRef);
+    gmToVm_.emplace(gmRef, entry.first);
 }
 
 void ConsoleTracker::removeConsole(const std::string& vmRef)

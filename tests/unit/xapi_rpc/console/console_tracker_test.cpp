@@ -141,3 +141,53 @@ TEST_CASE("ConsoleTracker reports halts and reboots and drops the console", "[co
         CHECK(store.count(metrics::ObjectClass::Console) == 0);
     }
 }
+
+TEST_CASE("ConsoleTracker follows the guest-metrics record a VM names now", "[console][unit]")
+{
+    boost::asio::io_context io;
+    metrics::ObjectStore store;
+    auto g = addGuest(store, {{"0/ip", "192.0.2.10"}}, {{"data-ts", "0"}});
+    ConsoleTracker tracker(io.get_executor(), store, 3389);
+    tracker.start();
+    settle(io);
+    REQUIRE(store.count(metrics::ObjectClass::Console) == 0);
+
+    // The VM gets a new guest-metrics record (a restart with a new agent).
+    metrics::GuestMetricsRecord fresh;
+    fresh.uuid = metrics::randomUuid();
+    fresh.networks = {{"0/ip", "192.0.2.20"}};
+    fresh.other = {{"data-ts", "0"}};
+    const std::string freshRef = store.add(metrics::Record{fresh});
+    auto vm = vmOf(store, g.vmRef);
+    vm.guestMetrics = freshRef;
+    store.update(g.vmRef, metrics::Record{vm});
+    settle(io);
+
+    // The old record no longer speaks for the VM...
+    auto old = *store.getAs<metrics::GuestMetricsRecord>(g.gmRef);
+    old.other = old.other.with("data-ts", "1");
+    store.update(g.gmRef, metrics::Record{old});
+    settle(io);
+    CHECK(store.count(metrics::ObjectClass::Console) == 0);
+
+    // ... the new one does, also after other changes of the VM's record.
+    vm = vmOf(store, g.vmRef);
+    vm.nameLabel = "renamed";
+    store.update(g.vmRef, metrics::Record{vm});
+    settle(io);
+    fresh.other = fresh.other.with("data-ts", "1");
+    store.update(freshRef, metrics::Record{fresh});
+    settle(io);
+    auto console = tracker.consoleOf(g.vmRef);
+    REQUIRE(console);
+    CHECK(store.getAs<metrics::ConsoleRecord>(*console)->location == "rdp://192.0.2.20:3389");
+
+    // Once the VM is gone, a change of its record finds nothing to follow.
+    store.remove(g.vmRef);
+    settle(io);
+    fresh.other = fresh.other.with("data-ts", "0");
+    store.update(freshRef, metrics::Record{fresh});
+    settle(io);
+    CHECK(store.count(metrics::ObjectClass::Console) == 0);
+    CHECK_FALSE(tracker.consoleOf(g.vmRef));
+}

@@ -21,7 +21,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <variant>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -57,17 +60,23 @@ public:
     [[nodiscard]] std::optional<std::string> consoleOf(const std::string& vmRef) const;
 
 private:
+    /// What the tracker last saw of a VM: its record, shared with the
+    /// store (no copy of its refs; gmToVm_ points into it).
     struct VmState {
-        std::string guestMetrics;
-        bool running = false;
-        std::int64_t domid = -1;
+        std::shared_ptr<const metrics::Record> snapshot;  ///< holds a VmRecord
+        const metrics::VmRecord& vm() const { return std::get<metrics::VmRecord>(*snapshot); }
     };
+    using VmEntry = std::pair<const std::string, VmState>;
     void sync();
     void arm();
     void evaluate(const std::string& vmRef);
     void forgetVm(const std::string& vmRef);
     void removeConsole(const std::string& vmRef);
     void setListed(const std::string& vmRef, const std::string& consoleRef, bool listed);
+    /// gmToVm_'s entry for a VM: dropped before its snapshot is replaced
+    /// or it goes, made again after.
+    void unlinkGuestMetrics(const VmEntry& entry);
+    void linkGuestMetrics(const VmEntry& entry);
 
     boost::asio::any_io_executor io_;
     metrics::ObjectStore& store_;
@@ -77,8 +86,10 @@ private:
     std::uint64_t since_ = 0;
     std::optional<metrics::ObjectStore::WaiterId> wait_;
     bool running_ = false;
-    std::unordered_map<std::string, VmState> vms_;           ///< VM ref -> last seen
-    std::unordered_map<std::string, std::string> gmToVm_;    ///< guest-metrics ref -> VM ref
+    std::unordered_map<std::string, VmState> vms_;  ///< VM ref -> last seen
+    /// Guest-metrics ref -> VM ref, both views into vms_: the key into the
+    /// VM's snapshot, the value into vms_'s key.  Nodes do not move.
+    std::unordered_map<std::string_view, std::string_view> gmToVm_;
     std::unordered_map<std::string, std::string> consoles_;  ///< VM ref -> console ref
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
