@@ -91,12 +91,15 @@ bool ObjectStore::update(const std::string& ref, Record record) {
     auto next = std::make_shared<const Record>(std::move(record));
     std::shared_ptr<const Record> previous = std::exchange(entry.record, next);
     // Indexed again even under the same uuid: the index's key views the
-    // uuid inside the record, and the old record may go with its last reader.
+    // uuid inside the record, and the old record may go with its last
+    // reader.  The old uuid's entry goes first, so that a bad_alloc while
+    // indexing the new one leaves the object unfindable, not a key viewing
+    // a freed record.
     const std::string& oldUuid = uuidOf(*previous);
-    indexUuid(entry.cls, uuidOf(*next), *it);
     if (oldUuid != uuidOf(*next)) {
         unindexUuid(entry.cls, oldUuid, ref);
     }
+    indexUuid(entry.cls, uuidOf(*next), *it);
     bump(*it, entry);
     return true;
 }
