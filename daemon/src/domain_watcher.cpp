@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <metrics/object_store.hpp>
@@ -1203,15 +1204,18 @@ void DomainWatcherImpl::pump(Domain& domain)
 void DomainWatcherImpl::onReadDone(std::uint32_t domid, std::uint64_t epoch, ReadBatch& batch,
                                    bool extras)
 {
-    if (pendingJobs_ > 0)
-        --pendingJobs_;
     ++stats_.readJobs;
     stats_.readRequests += batch.requests;
     Domain* domain = find(domid, epoch);
-    if (domain == nullptr || !running_)
+    if (domain == nullptr || !running_) {
+        if (pendingJobs_ > 0)
+            --pendingJobs_;
         return;  // released meanwhile: nothing to update
+    }
     domain->jobPending = false;
     if (batch.lost) {
+        if (pendingJobs_ > 0)
+            --pendingJobs_;
         // Keep what was asked; the resync after reconnection (and the watch
         // firings it brings) reads it again.
         for (const OpResult& result : batch.results)
@@ -1222,7 +1226,22 @@ void DomainWatcherImpl::onReadDone(std::uint32_t domid, std::uint64_t epoch, Rea
     }
     applyBatch(*domain, batch);
     publish(*domain);
-    afterJob(*domain);
+    // The store's update has posted its waiters (event.from, the console
+    // tracker).  The follow-up job (the unwatched extras, or what changed
+    // meanwhile) is queued behind them, so that their answers are written
+    // before a reader thread and xenstored compete for the CPU with them.
+    // It counts as pending until it has run, so that idle means idle.
+    boost::asio::post(io_, [weak = weak_from_this(), domid, epoch] {
+        if (auto self = weak.lock())
+            self->guarded("follow-up", [self = self.get(), domid, epoch] {
+                if (self->pendingJobs_ > 0)
+                    --self->pendingJobs_;
+                Domain* known = self->find(domid, epoch);
+                // A job started meanwhile (an event) does this when it ends.
+                if (known != nullptr && self->running_ && !known->jobPending)
+                    self->afterJob(*known);
+            });
+    });
 }
 
 void DomainWatcherImpl::afterJob(Domain& domain)
