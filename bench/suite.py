@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid as uuidlib
 
@@ -119,6 +120,32 @@ def discovery_floor(sandbox, domains, sample=200):
     per_guest = (time.monotonic() - t0) / len(picked)
     xs.close()  # xenstored drops the connection's watches
     return per_guest * domains, per_guest / (1 + GUEST_WATCHES)
+
+
+def read_floor(sandbox, domains, conns=16, sample=2000):
+    """The least xenstored time any daemon needs to learn anything about
+    `domains` guests: one read per guest, spread over `conns` connections
+    side by side (more connections get more requests per pass of xenstored's
+    main loop; past 16 the rate hardly grows, docs/PERFORMANCE.md).  Timed on
+    `sample` reads spread over all guests, scaled to `domains`.  Returns
+    seconds."""
+    picked = [1 + (i * domains) // sample for i in range(min(sample, domains))]
+    wires = [XsWire(sandbox.socket) for _ in range(conns)]
+
+    def work(k):
+        for d in picked[k::conns]:
+            wires[k].read(f"/local/domain/{d}/name")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(conns)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    for w in wires:
+        w.close()
+    return elapsed / len(picked) * domains
 
 
 def metric(port, name):
@@ -562,9 +589,11 @@ def section_domains(opts, results):
             write_rtt, read_rtt = (t1 - t0) / 20, (time.monotonic() - t1) / 20
             probe.close()
             floor_s, floor_rtt = discovery_floor(sb, n)
+            min_s = read_floor(sb, n)
             log(f"domains={n}: layout {layout_s:.1f}s introduce {intro_s:.1f}s, xenstored "
                 f"write {ms(write_rtt):.2f} ms read {ms(read_rtt):.2f} ms, discovery floor "
-                f"{floor_s:.2f}s; starting xenrdpd")
+                f"{floor_s:.2f}s, one read per guest on 16 connections {min_s:.2f}s; "
+                "starting xenrdpd")
             daemon, ready_s, found = start_daemon(sb, deadline=opts.start_deadline)
             # DAEMON_READY follows discovery; the watches' first firings (and
             # the re-reads they cause) come after it.  Wait for them to drain
@@ -575,7 +604,8 @@ def section_domains(opts, results):
             rss = vm_rss_kib(daemon.proc.pid)
             row = {"domains": n, "layout_s": layout_s, "introduce_s": intro_s,
                    "write_rtt_ms": ms(write_rtt), "read_rtt_ms": ms(read_rtt),
-                   "floor_s": floor_s, "floor_rtt_ms": ms(floor_rtt), "ready_s": ready_s,
+                   "floor_s": floor_s, "floor_rtt_ms": ms(floor_rtt), "min_s": min_s,
+                   "ready_s": ready_s,
                    "discovered": found, "settle_s": settle_s, "rss_kib": rss,
                    "load": load_average()}
             if ready_s is None or settle_s is None:
@@ -727,14 +757,18 @@ def render(results, opts, started_load, command):
                    "asked for); settled = from then until every watch has fired once and the "
                    "daemon is idle; floor = the xenstored time one connection needs for a listing "
                    f"and {GUEST_WATCHES} watch registrations per guest (timed with a wire client "
-                   "before xenrdpd starts: no daemon can discover in less); RSS = VmRSS once "
+                   "before xenrdpd starts: no daemon watching per guest through libxenstore, "
+                   "whose watches are registered on the handle that receives them, can "
+                   "discover in less); min = one read per guest over 16 wire connections "
+                   "side by side, xenstored's best rate: no daemon that reads anything per "
+                   "guest can discover in less; RSS = VmRSS once "
                    "settled / after the run.  Guests are laid out as a current agent leaves them "
                    "(bench/common/xs_wire.py AGENT_KEYS).")
         out.append("")
         out.append("| domains | layout s | introduce s | xs write ms | xs read ms | raw b2b p50 | raw p50 | "
-                   "raw p99 | read p50 | event.from p50 | event.from p99 | p50 ratio | floor s | ready s | settled s | "
+                   "raw p99 | read p50 | event.from p50 | event.from p99 | p50 ratio | floor s | min s | ready s | settled s | "
                    "RSS MiB | RSS end MiB |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in results["domains"]:
             ratio = f"{r['ev_p50'] / r['raw_p50']:.2f}" if "ev_p50" in r else ""
             ready = (f"{r['ready_s']:.2f}" if r["ready_s"] is not None else
@@ -746,7 +780,7 @@ def render(results, opts, started_load, command):
                        f"{r.get('raw_p50', float('nan')):.2f} | "
                        f"{r.get('raw_p99', float('nan')):.2f} | {r.get('read_p50', float('nan')):.2f} | "
                        f"{r.get('ev_p50', float('nan')):.2f} | {r.get('ev_p99', float('nan')):.2f} | "
-                       f"{ratio} | {r['floor_s']:.2f} | {ready} | "
+                       f"{ratio} | {r['floor_s']:.2f} | {r.get('min_s', float('nan')):.2f} | {ready} | "
                        f"{'' if r.get('settle_s') is None else format(r['settle_s'], '.2f')} | "
                        f"{r['rss_kib'] / 1024:.1f} | "
                        f"{r['rss_after_kib'] / 1024:.1f} |")
